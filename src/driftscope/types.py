@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 
-class Task(str, enum.Enum):
+class Task(enum.StrEnum):
     BINARY_CLASSIFICATION = "binary_classification"
     MULTICLASS_CLASSIFICATION = "multiclass_classification"
     REGRESSION = "regression"
@@ -26,7 +26,7 @@ class Task(str, enum.Enum):
     NER = "ner"
 
 
-class Protocol(str, enum.Enum):
+class Protocol(enum.StrEnum):
     OIP_V2 = "oip_v2"
     KSERVE_V1 = "kserve_v1"
     JSON = "json"

@@ -1,4 +1,4 @@
-"""Configuration: one YAML file, environment variables override, secrets only from the environment."""
+"""Configuration: one YAML file; environment variables override; secrets from the environment."""
 
 from driftscope.config.settings import (
     CaptureSettings,

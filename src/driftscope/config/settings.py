@@ -73,7 +73,7 @@ class ModelSettings(_Strict):
     protocol: Protocol = Protocol.OIP_V2
     path_prefix: str | None = None
     """Plain JSON APIs: requests under this path prefix are routed to this model."""
-    sample_rate: float = Field(1.0, ge=0.0, le=1.0)
+    sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
     """Share of requests captured, decided deterministically on the request id."""
     model_schema: SchemaSpec = Field(default_factory=SchemaSpec, alias="schema")
     reference: str | None = None
@@ -107,21 +107,22 @@ class ModelSettings(_Strict):
 class ServerSettings(_Strict):
     host: str = "127.0.0.1"
     """Address to listen on. A non-loopback address needs a token."""
-    port: int = Field(8000, ge=0, le=65535)
-    workers: int = Field(1, ge=1)
+    port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1)
     """Collector worker processes (one per core is a good start)."""
     token: SecretStr | None = None
-    """Bearer token for the management API and /metrics. Environment only: DRIFTSCOPE_SERVER__TOKEN."""
+    """Bearer token for the management API and /metrics (environment only:
+    DRIFTSCOPE_SERVER__TOKEN)."""
     access_log: bool = False
 
 
 class ProxySettings(_Strict):
-    max_body_bytes: int = Field(32 * 1024 * 1024, ge=1)
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1)
     """Request bodies above this size get 413."""
-    connect_timeout_s: float = Field(5.0, gt=0)
-    timeout_s: float = Field(60.0, gt=0)
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    timeout_s: float = Field(default=60.0, gt=0)
     """Total time allowed for an upstream answer before 504."""
-    max_connections: int = Field(512, ge=1)
+    max_connections: int = Field(default=512, ge=1)
     capture_header: str = "X-Driftscope-Capture"
     """A request with this header set to 1/true is always captured."""
 
@@ -129,15 +130,15 @@ class ProxySettings(_Strict):
 class CaptureSettings(_Strict):
     spool_dir: Path = Path("driftscope-data/spool")
     """Append-only spool on local disk, one sub-folder per worker."""
-    queue_size: int = Field(10_000, ge=1)
+    queue_size: int = Field(default=10_000, ge=1)
     """Bound of the in-memory queue; what a kill -9 can lose at most."""
-    flush_interval_s: float = Field(0.05, gt=0)
+    flush_interval_s: float = Field(default=0.05, gt=0)
     """How often the queue is appended to the spool."""
-    segment_max_bytes: int = Field(16 * 1024 * 1024, ge=1024)
-    segment_max_age_s: float = Field(1.0, gt=0)
-    batch_size: int = Field(2000, ge=1)
+    segment_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    segment_max_age_s: float = Field(default=1.0, gt=0)
+    batch_size: int = Field(default=2000, ge=1)
     """Records per database batch in ingest."""
-    ingest_interval_s: float = Field(0.5, gt=0)
+    ingest_interval_s: float = Field(default=0.5, gt=0)
 
 
 class StorageSettings(_Strict):
@@ -150,9 +151,9 @@ class StorageSettings(_Strict):
 
 
 class MonitoringSettings(_Strict):
-    interval_s: float = Field(300.0, gt=0)
+    interval_s: float = Field(default=300.0, gt=0)
     """How often the scheduler computes results for each model."""
-    chunk_size: int | None = Field(None, ge=1)
+    chunk_size: int | None = Field(default=None, ge=1)
     chunk_period: Literal["hour", "day", "week", "month"] | None = None
     enabled: bool = True
 
@@ -217,7 +218,7 @@ def _reject_secrets(data: dict[str, Any]) -> None:
             )
 
 
-def _loc(err: dict[str, Any]) -> str:
+def _loc(err: Any) -> str:
     return ".".join(str(p) for p in err.get("loc", ())) or "<root>"
 
 

@@ -1,0 +1,1 @@
+"""The ``driftscope`` command line."""

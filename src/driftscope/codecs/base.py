@@ -1,0 +1,170 @@
+"""The codec interface and helpers shared by the built-in codecs.
+
+A codec turns one captured :class:`~driftscope.capture.exchange.Exchange`
+into canonical :class:`~driftscope.types.Record` objects, one per row of the
+request. Anything it cannot read raises :class:`~driftscope.errors.CodecError`
+whose message names the field and what was expected.
+"""
+
+from __future__ import annotations
+
+import zlib
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import orjson
+
+from driftscope.capture.exchange import Exchange
+from driftscope.config.settings import ModelSettings
+from driftscope.errors import CodecError
+from driftscope.types import Record, Task
+
+_CLASSIFICATION = {
+    Task.BINARY_CLASSIFICATION,
+    Task.MULTICLASS_CLASSIFICATION,
+    Task.IMAGE_CLASSIFICATION,
+    Task.TEXT_CLASSIFICATION,
+}
+
+
+class Codec(ABC):
+    """Reads one wire protocol."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def decode(self, exchange: Exchange, model: ModelSettings) -> list[Record]:
+        """One record per request row; raises CodecError on an unreadable payload."""
+
+
+def decode_content(body: bytes, headers: dict[str, str], where: str) -> bytes:
+    """Undo ``content-encoding`` (gzip, deflate, identity)."""
+    encoding = headers.get("content-encoding", "").strip().lower()
+    if not encoding or encoding == "identity":
+        return body
+    data = body
+    # codings are listed in the order they were applied
+    for coding in reversed([c.strip() for c in encoding.split(",") if c.strip()]):
+        try:
+            if coding in ("gzip", "x-gzip"):
+                data = zlib.decompress(data, 16 + zlib.MAX_WBITS)
+            elif coding == "deflate":
+                try:
+                    data = zlib.decompress(data)
+                except zlib.error:  # raw deflate without the zlib wrapper
+                    data = zlib.decompress(data, -zlib.MAX_WBITS)
+            elif coding != "identity":
+                raise CodecError(
+                    f"{where}: unsupported content-encoding {coding!r} "
+                    "(expected gzip, deflate or identity)"
+                )
+        except zlib.error as exc:
+            raise CodecError(f"{where}: body is not valid {coding} data: {exc}") from exc
+    return data
+
+
+def parse_json(data: bytes, where: str) -> Any:
+    """Parse a JSON document or raise CodecError naming ``where``."""
+    if not data:
+        raise CodecError(f"{where}: empty body, expected a JSON document")
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise CodecError(f"{where}: not valid JSON: {exc}") from exc
+
+
+def timestamp_of(exchange: Exchange) -> datetime:
+    return datetime.fromtimestamp(exchange.received_at, UTC)
+
+
+def is_classification(model: ModelSettings) -> bool:
+    return model.task in _CLASSIFICATION
+
+
+def feature_names(model: ModelSettings, width: int, where: str) -> list[str]:
+    """Column names for a row of ``width`` values: the schema's, else ``f0, f1, ...``."""
+    names = model.model_schema.feature_names
+    if not names:
+        return [f"f{i}" for i in range(width)]
+    if len(names) != width:
+        raise CodecError(
+            f"{where}: rows have {width} values but the model schema names "
+            f"{len(names)} features ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''})"
+        )
+    return names
+
+
+def scores_of(values: Any, model: ModelSettings, where: str) -> Any:
+    """Canonical scores: a dict class -> score for a vector, a float for one value."""
+    if values is None:
+        return None
+    if isinstance(values, dict):
+        return {str(k): v for k, v in values.items()}
+    if isinstance(values, list):
+        if len(values) == 1 and not isinstance(values[0], list):
+            return values[0]
+        classes = model.model_schema.classes
+        if classes is not None:
+            if len(classes) != len(values):
+                raise CodecError(
+                    f"{where}: {len(values)} scores per row but the model schema names "
+                    f"{len(classes)} classes"
+                )
+            return dict(zip(classes, values, strict=True))
+        return {str(i): v for i, v in enumerate(values)}
+    return values
+
+
+def argmax_label(scores: Sequence[Any], model: ModelSettings) -> Any:
+    """The class with the highest score (its name when the schema has classes)."""
+    best = max(range(len(scores)), key=lambda i: scores[i])
+    classes = model.model_schema.classes
+    return classes[best] if classes is not None and best < len(classes) else best
+
+
+def make_records(
+    exchange: Exchange,
+    model: ModelSettings,
+    features: Sequence[dict[str, Any]],
+    predictions: Sequence[Any] | None,
+    scores: Sequence[Any] | None,
+    version: str | None,
+    error: str | None = None,
+) -> list[Record]:
+    """Zip the decoded rows into records carrying the exchange's metadata."""
+    n = len(features)
+    if predictions is not None and len(predictions) != n:
+        raise CodecError(f"response has {len(predictions)} prediction rows for {n} request rows")
+    if scores is not None and len(scores) != n:
+        raise CodecError(f"response has {len(scores)} score rows for {n} request rows")
+    ts = timestamp_of(exchange)
+    version = version or model.version
+    err = error or exchange.error
+    return [
+        Record(
+            model=model.name,
+            request_id=exchange.request_id,
+            row_index=i,
+            timestamp=ts,
+            model_version=version,
+            features=features[i],
+            prediction=None if predictions is None else predictions[i],
+            scores=None if scores is None else scores[i],
+            latency_ms=exchange.latency_ms,
+            status=exchange.status,
+            error=err,
+        )
+        for i in range(n)
+    ]
+
+
+def response_failed(exchange: Exchange) -> str | None:
+    """Why there is no prediction to read (proxy error or a non-2xx answer), else None."""
+    if exchange.error:
+        return exchange.error
+    if not 200 <= exchange.status < 300:
+        text = exchange.response_body[:200].decode("utf-8", "replace")
+        return f"upstream status {exchange.status}: {text}"
+    return None

@@ -1,0 +1,179 @@
+"""Open Inference Protocol v2 (KServe v2, Triton, MLServer), JSON and binary tensors."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+
+from driftscope.capture.exchange import Exchange
+from driftscope.codecs._tensors import Tensor, parse_tensors
+from driftscope.codecs.base import (
+    Codec,
+    argmax_label,
+    decode_content,
+    feature_names,
+    is_classification,
+    make_records,
+    parse_json,
+    response_failed,
+    scores_of,
+)
+from driftscope.config.settings import ModelSettings
+from driftscope.errors import CodecError
+from driftscope.types import Record
+
+HEADER_LENGTH = "inference-header-content-length"
+_VERSION_IN_PATH = re.compile(r"/versions/([^/]+)/")
+
+
+def split_body(
+    body: bytes, headers: dict[str, str], where: str
+) -> tuple[dict[str, Any], memoryview | None]:
+    """The JSON header and, with the binary extension, the raw tensor bytes after it."""
+    data = decode_content(body, headers, where)
+    raw_length = headers.get(HEADER_LENGTH)
+    binary: memoryview | None = None
+    if raw_length is not None:
+        try:
+            length = int(raw_length)
+        except ValueError as exc:
+            raise CodecError(
+                f"{where}: header Inference-Header-Content-Length must be an integer, "
+                f"got {raw_length!r}"
+            ) from exc
+        if not 0 < length <= len(data):
+            raise CodecError(
+                f"{where}: Inference-Header-Content-Length {length} is outside the "
+                f"{len(data)}-byte body"
+            )
+        binary = memoryview(data)[length:]
+        data = data[:length]
+    doc = parse_json(data, where)
+    if not isinstance(doc, dict):
+        raise CodecError(f"{where}: expected a JSON object, got {type(doc).__name__}")
+    return doc, binary
+
+
+def request_id_from_oip(body: bytes, header_length: int | None = None) -> str | None:
+    """The top-level ``id`` of an OIP v2 request body, or None (never raises)."""
+    head = body[:header_length] if header_length else body
+    if not head.lstrip()[:1] == b"{":
+        return None
+    try:
+        doc = orjson.loads(head)
+    except orjson.JSONDecodeError:
+        return None
+    rid = doc.get("id") if isinstance(doc, dict) else None
+    return rid if isinstance(rid, str) and rid else None
+
+
+def _column(tensor: Tensor) -> list[Any]:
+    """Values of a one-feature tensor, ``[N]`` or ``[N, 1]``, one per row."""
+    return [r[0] if isinstance(r, list) and len(r) == 1 else r for r in tensor.rows]
+
+
+def _same_rows(tensors: list[Tensor], where: str) -> int:
+    n = len(tensors[0].rows)
+    for t in tensors[1:]:
+        if len(t.rows) != n:
+            raise CodecError(
+                f"{where} {t.name!r}: {len(t.rows)} rows along the first dimension, "
+                f"{tensors[0].name!r} has {n}"
+            )
+    return n
+
+
+def _by_name(tensors: list[Tensor], name: str, where: str, key: str) -> Tensor:
+    for t in tensors:
+        if t.name == name:
+            return t
+    raise CodecError(
+        f"{where}: no tensor named {name!r} (from schema.{key}); "
+        f"got {', '.join(repr(t.name) for t in tensors)}"
+    )
+
+
+def features_from_inputs(
+    inputs: list[Tensor], model: ModelSettings, pandas_like: bool
+) -> list[dict[str, Any]]:
+    """One dict per row: a [N, F] matrix with schema names, or one input per feature."""
+    schema = model.model_schema
+    if schema.input is not None:
+        return _matrix(_by_name(inputs, schema.input, "request.inputs", "input"), model)
+    if len(inputs) == 1 and not pandas_like:
+        return _matrix(inputs[0], model)
+    n = _same_rows(inputs, "request.inputs")
+    rows: list[dict[str, Any]] = [{} for _ in range(n)]
+    for t in inputs:
+        for row, value in zip(rows, _column(t), strict=True):
+            row[t.name] = value
+    return rows
+
+
+def _matrix(tensor: Tensor, model: ModelSettings) -> list[dict[str, Any]]:
+    where = f"request tensor {tensor.name!r}"
+    if len(tensor.shape) == 2:
+        names = feature_names(model, tensor.shape[1], where)
+        return [dict(zip(names, row, strict=True)) for row in tensor.rows]
+    if len(tensor.shape) <= 1:
+        schema_names = model.model_schema.feature_names
+        name = schema_names[0] if len(schema_names) == 1 else tensor.name
+        return [{name: v} for v in tensor.rows]
+    # images and other higher-rank inputs: the row's nested values under the tensor name
+    return [{tensor.name: row} for row in tensor.rows]
+
+
+def predictions_from_outputs(
+    outputs: list[Tensor], model: ModelSettings
+) -> tuple[list[Any], list[Any] | None]:
+    """Prediction and scores per row, picked by the schema (default: the first output)."""
+    schema = model.model_schema
+    where = "response.outputs"
+    _same_rows(outputs, where)
+    score_t = _by_name(outputs, schema.scores, where, "scores") if schema.scores else None
+    if schema.prediction is not None:
+        pred_t = _by_name(outputs, schema.prediction, where, "prediction")
+    else:
+        pred_t = next((t for t in outputs if t is not score_t), outputs[0])
+    preds = _column(pred_t)
+    scores: list[Any] | None = None
+    if score_t is not None:
+        scores = [scores_of(r, model, f"{where} {score_t.name!r}") for r in score_t.rows]
+    elif (
+        schema.prediction is None
+        and is_classification(model)
+        and len(pred_t.shape) == 2
+        and pred_t.shape[1] > 1
+    ):
+        # a probabilities-only model (predict_proba): the label is the best class
+        scores = [scores_of(r, model, f"{where} {pred_t.name!r}") for r in pred_t.rows]
+        preds = [argmax_label(r, model) for r in pred_t.rows]
+    return preds, scores
+
+
+class OIPv2Codec(Codec):
+    """``/v2/models/{name}[/versions/{v}]/infer`` requests and their answers."""
+
+    name = "oip_v2"
+
+    def decode(self, exchange: Exchange, model: ModelSettings) -> list[Record]:
+        doc, binary = split_body(exchange.request_body, exchange.request_headers, "request")
+        params = doc.get("parameters") or {}
+        if not isinstance(params, dict):
+            raise CodecError(f"request.parameters: expected an object, got {params!r}")
+        pandas_like = params.get("content_type") == "pd"
+        inputs = parse_tensors(doc, "inputs", "request", binary)
+        features = features_from_inputs(inputs, model, pandas_like)
+        match = _VERSION_IN_PATH.search(exchange.path)
+        version = exchange.model_version or (match.group(1) if match else None)
+        failed = response_failed(exchange)
+        if failed is not None:
+            return make_records(exchange, model, features, None, None, version, failed)
+        rdoc, rbinary = split_body(exchange.response_body, exchange.response_headers, "response")
+        if version is None and isinstance(rdoc.get("model_version"), str):
+            version = rdoc["model_version"]
+        outputs = parse_tensors(rdoc, "outputs", "response", rbinary)
+        preds, scores = predictions_from_outputs(outputs, model)
+        return make_records(exchange, model, features, preds, scores, version)

@@ -1,0 +1,186 @@
+"""The ingest worker: replays closed spool segments into the record store.
+
+A segment is deleted (``reader.done``) only after everything decoded from it
+is committed: records, and capture errors with their raw payloads in the blob
+store. If the database or the blob store fails, the segment stays and the
+next run replays it; the unique key (model, request id, row) makes the replay
+store each record once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+import orjson
+
+from driftscope.capture.exchange import Exchange
+from driftscope.codecs import get_codec
+from driftscope.config.settings import Settings
+from driftscope.errors import CodecError, PluginError, StorageError
+from driftscope.storage.base import BlobStore, CaptureErrorRow, RecordStore
+from driftscope.types import BlobRef, Record
+
+log = logging.getLogger(__name__)
+
+_MAX_BACKOFF_S = 30.0
+
+
+class SegmentReader(Protocol):
+    """What ingest needs of ``driftscope.capture.spool.SpoolReader``."""
+
+    def ready_segments(self) -> list[Path]: ...
+
+    def read(self, segment: Path) -> list[Exchange]: ...
+
+    def done(self, segment: Path) -> None: ...
+
+
+@dataclass(slots=True)
+class IngestStats:
+    """What one run did. ``retry`` is True when storage failed and segments were kept."""
+
+    exchanges: int = 0
+    records: int = 0
+    duplicates: int = 0
+    capture_errors: int = 0
+    retry: bool = False
+    segments: int = 0
+
+    def add(self, other: IngestStats) -> None:
+        for f in fields(self):
+            if f.name == "retry":
+                self.retry = self.retry or other.retry
+            else:
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
+class Ingestor:
+    """Spool -> codec -> store, in batches of ``settings.capture.batch_size`` records."""
+
+    def __init__(
+        self, settings: Settings, store: RecordStore, blobs: BlobStore, reader: SegmentReader
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.blobs = blobs
+        self.reader = reader
+        self.batch_size = settings.capture.batch_size
+        #: cumulative figures since start (the server exposes them as metrics)
+        self.totals = IngestStats()
+
+    def run_once(self) -> IngestStats:
+        """Ingest every segment that is ready now; never raises for storage failures."""
+        stats = IngestStats()
+        for segment in self.reader.ready_segments():
+            try:
+                self._segment(segment, stats)
+            except StorageError as exc:
+                log.warning("ingest: storage unavailable, keeping %s for retry: %s", segment, exc)
+                stats.retry = True
+                break
+            stats.segments += 1
+        self.totals.add(stats)
+        return stats
+
+    def drain(self) -> IngestStats:
+        """Run until no segment is left (or storage fails: then ``retry`` is set)."""
+        total = IngestStats()
+        while True:
+            stats = self.run_once()
+            total.add(stats)
+            if stats.retry or stats.segments == 0:
+                return total
+
+    def run_forever(self, stop: threading.Event, interval_s: float) -> None:
+        """Ingest until ``stop`` is set, backing off exponentially while storage is down."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                stats = self.run_once()
+            except Exception:  # a bug must not kill the thread that empties the spool
+                log.exception("ingest: unexpected failure")
+                stats = IngestStats(retry=True)
+            if stats.retry:
+                failures += 1
+                stop.wait(min(interval_s * 2**failures, _MAX_BACKOFF_S))
+            else:
+                failures = 0
+                if stats.segments == 0:
+                    stop.wait(interval_s)
+
+    # -- one segment -----------------------------------------------------------------------
+
+    def _segment(self, segment: Path, stats: IngestStats) -> None:
+        exchanges = self.reader.read(segment)
+        records: list[Record] = []
+        errors: list[CaptureErrorRow] = []
+        for ex in exchanges:
+            try:
+                records.extend(self._decode(ex))
+            except CodecError as exc:
+                log.warning(
+                    "capture error: model=%s request_id=%s: %s", ex.model, ex.request_id, exc
+                )
+                errors.append(self._capture_error(ex, str(exc)))
+            except Exception as exc:  # a codec plugin's bug must not jam the spool
+                log.exception("codec failure: model=%s request_id=%s", ex.model, ex.request_id)
+                message = f"codec failure: {type(exc).__name__}: {exc}"
+                errors.append(self._capture_error(ex, message))
+        if errors:
+            self.store.add_capture_errors(errors)
+        inserted = 0
+        for start in range(0, len(records), self.batch_size):
+            inserted += self.store.add_records(records[start : start + self.batch_size])
+        # everything is committed: only now may the segment go
+        self.reader.done(segment)
+        stats.exchanges += len(exchanges)
+        stats.records += inserted
+        stats.duplicates += len(records) - inserted
+        stats.capture_errors += len(errors)
+
+    def _decode(self, ex: Exchange) -> list[Record]:
+        model = self.settings.model(ex.model)
+        if model is None:
+            raise CodecError(f"model {ex.model!r} is not configured")
+        protocol = ex.protocol or model.protocol.value
+        try:
+            codec = get_codec(protocol)
+        except PluginError as exc:
+            raise CodecError(f"no codec for protocol {protocol!r}: {exc}") from exc
+        return codec.decode(ex, model)
+
+    def _capture_error(self, ex: Exchange, message: str) -> CaptureErrorRow:
+        """Keep the raw payloads and headers in the blob store (StorageError propagates)."""
+        payloads: list[BlobRef] = []
+        for name, body, headers in (
+            ("request", ex.request_body, ex.request_headers),
+            ("response", ex.response_body, ex.response_headers),
+        ):
+            media = headers.get("content-type", "application/octet-stream")
+            ref = self.blobs.put(body, media_type=media)
+            payloads.append(
+                BlobRef(uri=ref.uri, sha256=ref.sha256, media_type=media, size=ref.size, name=name)
+            )
+        meta = {
+            "method": ex.method,
+            "path": ex.path,
+            "status": ex.status,
+            "error": ex.error,
+            "request_headers": ex.request_headers,
+            "response_headers": ex.response_headers,
+        }
+        ref = self.blobs.put(orjson.dumps(meta), media_type="application/json")
+        payloads.append(BlobRef(ref.uri, ref.sha256, ref.media_type, ref.size, name="exchange"))
+        return CaptureErrorRow(
+            model=ex.model,
+            request_id=ex.request_id,
+            message=message,
+            timestamp=datetime.fromtimestamp(ex.received_at, UTC),
+            payloads=payloads,
+            status=ex.status,
+        )

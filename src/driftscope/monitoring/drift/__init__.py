@@ -1,0 +1,1 @@
+"""Drift detection: univariate (per column) and multivariate."""

@@ -1,0 +1,97 @@
+"""Prepared samples shared by every drift method of a column.
+
+A continuous sample keeps its finite values and sorts them once, lazily,
+with the prefix integrals of its empirical CDF that Wasserstein and energy
+distance need. A categorical sample is a count vector over the reference's
+categories plus one last bucket for values the reference never showed.
+Histograms and other derived arrays are cached per sample (``cache``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+__all__ = ["CategoricalSample", "ContinuousSample"]
+
+
+@dataclass(eq=False)
+class ContinuousSample:
+    """Finite float values of one column in one chunk (or the reference)."""
+
+    values: np.ndarray
+    missing: int = 0
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_raw(cls, raw: np.ndarray) -> ContinuousSample:
+        raw = np.asarray(raw, dtype=np.float64)
+        finite = np.isfinite(raw)
+        if finite.all():
+            return cls(raw, 0)
+        return cls(raw[finite], int((~finite).sum()))
+
+    @property
+    def n(self) -> int:
+        return int(self.values.size)
+
+    @cached_property
+    def sorted(self) -> np.ndarray:
+        return np.sort(self.values)
+
+    @cached_property
+    def mean(self) -> float:
+        return float(self.values.mean()) if self.n else float("nan")
+
+    @cached_property
+    def var(self) -> float:
+        return float(self.values.var(ddof=1)) if self.n > 1 else float("nan")
+
+    @cached_property
+    def cdf_integrals(self) -> tuple[np.ndarray, np.ndarray]:
+        """``C1[i] = int F`` and ``C2[i] = int F**2`` from the minimum up to ``sorted[i]``."""
+        r = self.sorted
+        n = r.size
+        level = np.arange(1, n, dtype=np.float64) / n  # F on [r[l-1], r[l])
+        gaps = np.diff(r)
+        c1 = np.concatenate(([0.0], np.cumsum(level * gaps)))
+        c2 = np.concatenate(([0.0], np.cumsum(level * level * gaps)))
+        return c1, c2
+
+    @cached_property
+    def spread(self) -> dict[str, float]:
+        """Interquartile range and standard deviation."""
+        if self.n == 0:
+            return {"iqr": float("nan"), "std": float("nan")}
+        q1, q3 = np.quantile(self.sorted, [0.25, 0.75])
+        std = float(self.values.std(ddof=1)) if self.n > 1 else float("nan")
+        return {"iqr": float(q3 - q1), "std": std}
+
+
+@dataclass(eq=False)
+class CategoricalSample:
+    """Counts over the reference categories; ``counts[-1]`` holds unseen values."""
+
+    counts: np.ndarray
+    missing: int = 0
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_codes(cls, codes: np.ndarray, n_categories: int) -> CategoricalSample:
+        """``codes``: -2 missing, -1 unseen, 0..n_categories-1 reference categories."""
+        codes = np.asarray(codes)
+        missing = int((codes == -2).sum())
+        kept = codes[codes != -2]
+        kept = np.where(kept == -1, n_categories, kept)
+        counts = np.bincount(kept, minlength=n_categories + 1).astype(np.float64)
+        return cls(counts, missing)
+
+    @property
+    def n(self) -> int:
+        return int(self.counts.sum())
+
+    def minus(self, other: CategoricalSample) -> CategoricalSample:
+        return CategoricalSample(self.counts - other.counts, self.missing - other.missing)

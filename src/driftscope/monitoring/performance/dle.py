@@ -1,0 +1,77 @@
+"""DLE: estimated regression performance without labels (method ``dle``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from driftscope.errors import ValidationError
+from driftscope.monitoring.base import require_columns
+from driftscope.monitoring.chunking import Chunk
+from driftscope.monitoring.performance.base import make_row
+from driftscope.monitoring.performance.calculator import PerformanceCalculatorBase
+from driftscope.monitoring.performance.error_model import ERROR_KIND, DLEEstimator
+
+
+class DLE(PerformanceCalculatorBase):
+    """Direct loss estimation per chunk (MAE, MSE, RMSE, MAPE).
+
+    A ``HistGradientBoostingRegressor`` per error kind learns each reference
+    row's error from ``features`` and the prediction (see
+    :mod:`driftscope.monitoring.performance.error_model`); a chunk's estimate
+    is the mean predicted error. Like CBPE it follows covariate shift and
+    cannot see concept shift.
+    """
+
+    method = "dle"
+
+    def __init__(
+        self,
+        *,
+        features: Sequence[str],
+        regressor_params: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("task", "regression")
+        super().__init__(**kwargs)
+        if self.is_classification:
+            raise ValidationError("DLE estimates regression tasks; use CBPE for classification")
+        if not features:
+            raise ValidationError("DLE needs the model's feature columns")
+        self.features = list(features)
+        self.regressor_params = dict(regressor_params or {})
+
+    def _fit_method(self, reference: pd.DataFrame) -> None:
+        require_columns(reference, self.features, what="reference")
+        self.estimator = DLEEstimator(
+            metrics=self.metrics, regressor_params=self.regressor_params, seed=self.seed
+        ).fit(reference[self.features], reference[self.y_pred], reference[self.y_true])
+
+    def _rows(
+        self, frame: pd.DataFrame, chunks: list[Chunk], *, reference: bool = False
+    ) -> list[dict[str, Any]]:
+        require_columns(frame, self.features, what="analysis")
+        per_row = self.estimator.row_estimates(frame[self.features], frame[self.y_pred])
+        has_target = self.y_true in frame.columns
+        rows: list[dict[str, Any]] = []
+        for chunk in chunks:
+            idx = chunk.positions
+            n_labeled = int(frame[self.y_true].iloc[idx].notna().sum()) if has_target else 0
+            for m in self.metrics:
+                value = DLEEstimator.finish(m, per_row[ERROR_KIND[m]][idx])
+                rows.append(
+                    make_row(
+                        chunk,
+                        column=self.y_true,
+                        method=self.method,
+                        metric=m,
+                        value=value,
+                        bounds=self.bounds_for(m),
+                        n_labeled=n_labeled,
+                        se=self.estimator.sampling_error.se(m, len(idx)),
+                        z=self.confidence_z,
+                    )
+                )
+        return rows

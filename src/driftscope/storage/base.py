@@ -1,0 +1,187 @@
+"""Storage interfaces: the record store (database) and the blob store (objects).
+
+Both are leaves behind these small ABCs. Implementations raise
+:class:`~driftscope.errors.StorageError` for anything the backend refuses
+(database down or locked, bucket unreachable) so callers can retry.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from driftscope.types import BlobRef, GroundTruth, Record
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from driftscope.config.settings import ModelSettings
+
+#: Columns of ``records_frame`` before the features and after them.
+FRAME_HEAD = ["request_id", "row_index", "timestamp", "model_version"]
+FRAME_TAIL = ["prediction"]
+
+#: Columns of a monitoring results table (``Result.data``), as stored.
+RESULT_COLUMNS = [
+    "chunk_index",
+    "chunk_key",
+    "chunk_start",
+    "chunk_end",
+    "n",
+    "segment",
+    "column",
+    "method",
+    "metric",
+    "value",
+    "p_value",
+    "lower_threshold",
+    "upper_threshold",
+    "alert",
+]
+
+
+@dataclass(slots=True)
+class CaptureErrorRow:
+    """An exchange ingest could not decode; the raw payloads stay in the blob store."""
+
+    model: str
+    request_id: str
+    message: str
+    timestamp: datetime
+    payloads: list[BlobRef] = field(default_factory=list)
+    status: int | None = None
+
+
+@dataclass(slots=True)
+class AlertRow:
+    """One alert raised by a rule over monitoring results."""
+
+    model: str
+    timestamp: datetime
+    rule: str
+    message: str
+    column: str | None = None
+    method: str | None = None
+    metric: str | None = None
+    value: float | None = None
+    severity: str = "warning"
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class RecordStore(ABC):
+    """Records, ground truth, reference data, monitoring results and alerts."""
+
+    @abstractmethod
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise StorageError unless the database answers."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+
+    @abstractmethod
+    def ensure_models(self, models: list[ModelSettings]) -> None:
+        """Insert or update the configured models (and their configured versions)."""
+
+    @abstractmethod
+    def list_models(self) -> list[dict[str, Any]]:
+        """name, versions, task, protocol, records for every known model."""
+
+    @abstractmethod
+    def add_records(self, records: Sequence[Record]) -> int:
+        """Insert; a record already stored (same model, request id, row) is ignored."""
+
+    @abstractmethod
+    def add_capture_errors(self, errors: Sequence[CaptureErrorRow]) -> None:
+        """Keep exchanges that could not be decoded (idempotent per exchange)."""
+
+    @abstractmethod
+    def list_capture_errors(
+        self, model: str | None = None, limit: int = 100
+    ) -> list[CaptureErrorRow]:
+        """Newest first."""
+
+    @abstractmethod
+    def query_records(
+        self,
+        model: str | None = None,
+        version: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Record]:
+        """Records ordered by time, filtered, paged."""
+
+    @abstractmethod
+    def count_records(self, model: str | None = None) -> int:
+        """How many records (of one model)."""
+
+    @abstractmethod
+    def put_ground_truth(self, items: Sequence[GroundTruth]) -> int:
+        """Upsert labels by (model, request id, row); returns how many were written."""
+
+    @abstractmethod
+    def records_frame(
+        self, model: str, start: datetime | None = None, end: datetime | None = None
+    ) -> pd.DataFrame:
+        """One row per record, features as columns, ground truth joined as ``target``."""
+
+    @abstractmethod
+    def put_reference(self, model: str, frame: pd.DataFrame) -> None:
+        """Store a reference dataset (the newest one is used)."""
+
+    @abstractmethod
+    def get_reference(self, model: str) -> pd.DataFrame | None:
+        """The newest reference dataset, or None."""
+
+    @abstractmethod
+    def save_results(self, model: str, run_at: datetime, results: pd.DataFrame) -> None:
+        """Store a monitoring results table (columns as :data:`RESULT_COLUMNS`)."""
+
+    @abstractmethod
+    def load_results(
+        self,
+        model: str,
+        metric: str | None = None,
+        column: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> pd.DataFrame:
+        """Results of the newest run (filters on metric, column and chunk start)."""
+
+    @abstractmethod
+    def add_alerts(self, alerts: Sequence[AlertRow]) -> None:
+        """Store raised alerts."""
+
+    @abstractmethod
+    def list_alerts(self, model: str | None = None, limit: int = 100) -> list[AlertRow]:
+        """Newest first."""
+
+
+class BlobStore(ABC):
+    """Bytes by URI: captured inputs, raw payloads of capture errors."""
+
+    scheme: str
+
+    @abstractmethod
+    def put(self, data: bytes, *, media_type: str, key: str | None = None) -> BlobRef:
+        """Store ``data``; without a key it is content-addressed by its sha256."""
+
+    @abstractmethod
+    def get(self, uri: str) -> bytes:
+        """The bytes behind a URI this store returned (NotFound if gone)."""
+
+    @abstractmethod
+    def url_for(self, uri: str, expires_s: int = 3600) -> str:
+        """A URL a browser or labeling tool can open."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release clients."""

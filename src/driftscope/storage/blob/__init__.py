@@ -1,0 +1,1 @@
+"""Blob stores: a local folder (``file://``) and S3-compatible object storage (``s3://``)."""

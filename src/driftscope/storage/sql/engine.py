@@ -1,0 +1,180 @@
+"""Engines for SQLite and PostgreSQL, and the dialect-specific upsert statements."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+from driftscope.errors import StorageError
+from driftscope.types import Record
+
+DIALECTS = ("sqlite", "postgresql")
+
+
+def _dumps(obj: Any) -> str:
+    # NaN / inf become JSON null: PostgreSQL refuses the bare NaN the json module writes
+    return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
+def _loads(value: Any) -> Any:
+    # SQLite gives JSON columns NUMERIC affinity: a bare number comes back as a number
+    if isinstance(value, int | float):
+        return value
+    return orjson.loads(value)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for in-memory databases and other dialects)."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite":
+        return None
+    db = u.database
+    if not db or db == ":memory:" or u.query.get("mode") == "memory" or db.startswith("file:"):
+        return None
+    return Path(db)
+
+
+def make_engine(url: str, *, busy_timeout_ms: int = 5000, pool_size: int = 5) -> Engine:
+    """A pooled engine; SQLite gets WAL, a busy timeout and ``synchronous=NORMAL``."""
+    u = make_url(url)
+    backend = u.get_backend_name()
+    if backend not in DIALECTS:
+        raise StorageError(
+            f"unsupported database {backend!r} in {u.render_as_string(hide_password=True)!r}; "
+            f"valid: {', '.join(DIALECTS)}"
+        )
+    kwargs: dict[str, Any] = {"json_serializer": _dumps, "json_deserializer": _loads}
+    if backend == "sqlite":
+        path = sqlite_file(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        else:
+            kwargs["poolclass"] = StaticPool  # one shared in-memory database
+        kwargs["connect_args"] = {"timeout": busy_timeout_ms / 1000, "check_same_thread": False}
+        engine = create_engine(u, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            if path is not None:
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    kwargs.update(pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
+    return create_engine(u, **kwargs)
+
+
+def insert_ignore(table: Table, dialect: str, keys: list[str]) -> Any:
+    """``INSERT ... ON CONFLICT (keys) DO NOTHING`` for the dialect."""
+    mod = sqlite if dialect == "sqlite" else postgresql
+    return mod.insert(table).on_conflict_do_nothing(index_elements=keys)
+
+
+def upsert(table: Table, dialect: str, keys: list[str], update: list[str]) -> Any:
+    """``INSERT ... ON CONFLICT (keys) DO UPDATE SET update = excluded.update``."""
+    mod = sqlite if dialect == "sqlite" else postgresql
+    stmt = mod.insert(table)
+    return stmt.on_conflict_do_update(
+        index_elements=keys, set_={c: stmt.excluded[c] for c in update}
+    )
+
+
+def file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+RECORD_COLUMNS = (
+    "model", "model_version", "request_id", "row_index", "ts", "features", "prediction",
+    "scores", "inputs", "latency_ms", "status", "error",
+)  # fmt: skip
+
+
+def records_insert_sql(dialect: str) -> str:
+    """The driver-level ``INSERT ... ON CONFLICT DO NOTHING`` for records (hot path)."""
+    cols = ", ".join(RECORD_COLUMNS)
+    marks = ", ".join(["?" if dialect == "sqlite" else "%s"] * len(RECORD_COLUMNS))
+    return (
+        f"INSERT INTO records ({cols}) VALUES ({marks}) "
+        "ON CONFLICT (model, request_id, row_index) DO NOTHING"
+    )
+
+
+def _json_param(value: Any) -> str | None:
+    return None if value is None else _dumps(value)
+
+
+def sqlite_ts(value: datetime) -> str:
+    """A UTC time in the text format SQLAlchemy's SQLite DateTime reads and compares."""
+    v = value.astimezone(UTC) if value.tzinfo else value
+    return (
+        f"{v.year:04d}-{v.month:02d}-{v.day:02d} "
+        f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
+    )
+
+
+def record_params(records: Sequence[Record], dialect: str) -> list[tuple[Any, ...]]:
+    """Driver parameters for :func:`records_insert_sql`, JSON serialised once with orjson."""
+    ts = sqlite_ts if dialect == "sqlite" else (lambda v: v if v.tzinfo else v.replace(tzinfo=UTC))
+    return [
+        (
+            r.model,
+            r.model_version,
+            r.request_id,
+            r.row_index,
+            ts(r.timestamp),
+            _dumps(r.features),
+            _json_param(r.prediction),
+            _json_param(r.scores),
+            _dumps([b.to_dict() for b in r.inputs]) if r.inputs else None,
+            r.latency_ms,
+            r.status,
+            r.error,
+        )
+        for r in records
+    ]
+
+
+_PG_STAGE = (
+    "CREATE TEMP TABLE IF NOT EXISTS records_in (model text, model_version text, "
+    "request_id text, row_index integer, ts timestamptz, features jsonb, prediction jsonb, "
+    "scores jsonb, inputs jsonb, latency_ms float8, status integer, error text) "
+    "ON COMMIT DELETE ROWS"
+)
+
+
+def pg_copy_records(dbapi_conn: Any, params: list[tuple[Any, ...]]) -> int:
+    """COPY into a per-session staging table, then one ``INSERT ... SELECT ... ON CONFLICT``.
+
+    COPY is several times faster than executemany on PostgreSQL; the staging
+    table keeps the insert idempotent. Runs inside the caller's transaction.
+    """
+    cols = ", ".join(RECORD_COLUMNS)
+    with dbapi_conn.cursor() as cur:
+        cur.execute(_PG_STAGE)
+        with cur.copy(f"COPY records_in ({cols}) FROM STDIN") as copy:
+            for row in params:
+                copy.write_row(row)
+        cur.execute(
+            f"INSERT INTO records ({cols}) SELECT {cols} FROM records_in "
+            "ORDER BY model, request_id, row_index "
+            "ON CONFLICT (model, request_id, row_index) DO NOTHING"
+        )
+        inserted = int(cur.rowcount)
+        cur.execute("TRUNCATE records_in")
+    return inserted

@@ -1,0 +1,451 @@
+"""The SQL record store: SQLite or PostgreSQL through one SQLAlchemy schema."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, func, select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from driftscope.errors import StorageError
+from driftscope.storage.base import RESULT_COLUMNS, AlertRow, CaptureErrorRow, RecordStore
+from driftscope.storage.sql import engine as eng
+from driftscope.storage.sql import frames
+from driftscope.storage.sql import models as t
+from driftscope.types import BlobRef, GroundTruth, Record
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from driftscope.config.settings import ModelSettings
+
+log = logging.getLogger(__name__)
+
+_RECORD_KEY = ["model", "request_id", "row_index"]
+_MIGRATION_LOCK = 0x64726966  # "drif"
+_UPGRADE_LOCK = threading.Lock()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SQLRecordStore(RecordStore):
+    """Records and everything around them in one SQL database.
+
+    Writes are batched ``INSERT ... ON CONFLICT DO NOTHING`` (executemany), so
+    replaying a spool segment stores each record once. Every database failure
+    surfaces as :class:`StorageError` (the caller keeps its data and retries).
+    """
+
+    def __init__(
+        self, url: str, *, busy_timeout_ms: int = 5000, pool_size: int = 5, copy: bool = True
+    ) -> None:
+        self.url = url
+        #: PostgreSQL: bulk-load records with COPY through a staging table
+        self.copy = copy
+        self.engine = eng.make_engine(url, busy_timeout_ms=busy_timeout_ms, pool_size=pool_size)
+        self.dialect = self.engine.dialect.name
+        self._file = eng.sqlite_file(url)
+        self._identity = eng.file_identity(self._file) if self._file else None
+        self._lock = threading.Lock()
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _check_file(self) -> None:
+        """A SQLite file deleted under us would swallow writes into an unlinked inode."""
+        if self._file is None:
+            return
+        ident = eng.file_identity(self._file)
+        if ident is None:
+            self.engine.dispose()
+            raise StorageError(f"SQLite database {str(self._file)!r} is missing (removed?)")
+        if ident != self._identity:
+            with self._lock:
+                if self._identity is not None:
+                    log.warning("SQLite database %s was replaced; reconnecting", self._file)
+                self.engine.dispose()
+                self._identity = ident
+
+    @contextmanager
+    def _tx(self, what: str) -> Iterator[Connection]:
+        self._check_file()
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            cause = getattr(exc, "orig", None) or exc
+            raise StorageError(f"{what} failed: {cause}") from exc
+
+    def upgrade(self) -> None:
+        with self._migration_lock():
+            self._upgrade()
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        """One migration at a time: in this process (alembic's ``op`` and ``context`` are
+        process-global) and, for SQLite, across processes (a lock file beside the database;
+        PostgreSQL takes an advisory lock instead)."""
+        with _UPGRADE_LOCK:
+            if self._file is None:
+                yield
+                return
+            self._file.parent.mkdir(parents=True, exist_ok=True)
+            with open(self._file.with_name(self._file.name + ".migrate-lock"), "a+b") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _upgrade(self) -> None:
+        from alembic import command
+        from alembic.config import Config
+
+        self.engine.dispose()
+        cfg = Config()
+        location = resources.files("driftscope.storage.sql") / "migrations"
+        cfg.set_main_option("script_location", str(location))
+        try:
+            with self.engine.begin() as conn:
+                if self.dialect == "postgresql":
+                    # replicas starting together migrate one after the other
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except SQLAlchemyError as exc:
+            raise StorageError(f"database migration failed: {exc}") from exc
+        if self._file is not None:
+            self._identity = eng.file_identity(self._file)
+
+    def ping(self) -> None:
+        with self._tx("ping") as conn:
+            conn.execute(text("SELECT 1"))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- models ----------------------------------------------------------------------------
+
+    def ensure_models(self, models: list[ModelSettings]) -> None:
+        now = _now()
+        rows = [
+            {
+                "name": m.name,
+                "task": m.task.value,
+                "protocol": m.protocol.value,
+                "config": m.model_dump(mode="json", by_alias=True),
+                "created_at": now,
+                "updated_at": now,
+            }
+            for m in models
+        ]
+        versions = [
+            {"model": m.name, "version": m.version, "first_seen": now} for m in models if m.version
+        ]
+        with self._tx("ensure_models") as conn:
+            if rows:
+                update = ["task", "protocol", "config", "updated_at"]
+                conn.execute(eng.upsert(t.models, self.dialect, ["name"], update), rows)
+            if versions:
+                stmt = eng.insert_ignore(t.model_versions, self.dialect, ["model", "version"])
+                conn.execute(stmt, versions)
+
+    def list_models(self) -> list[dict[str, Any]]:
+        with self._tx("list_models") as conn:
+            configured = conn.execute(select(t.models).order_by(t.models.c.name)).all()
+            counts: dict[str, int] = dict(
+                conn.execute(
+                    select(t.records.c.model, func.count()).group_by(t.records.c.model)
+                ).all()
+            )
+            versions: dict[str, list[str]] = {}
+            for model, version in conn.execute(
+                select(t.model_versions.c.model, t.model_versions.c.version).order_by(
+                    t.model_versions.c.first_seen, t.model_versions.c.id
+                )
+            ):
+                versions.setdefault(model, []).append(version)
+        out: dict[str, dict[str, Any]] = {}
+        for row in configured:
+            out[row.name] = {"name": row.name, "task": row.task, "protocol": row.protocol}
+        for name in counts:
+            out.setdefault(name, {"name": name, "task": None, "protocol": None})
+        for name, item in out.items():
+            item["versions"] = versions.get(name, [])
+            item["records"] = int(counts.get(name, 0))
+        return [out[k] for k in sorted(out)]
+
+    # -- records ---------------------------------------------------------------------------
+
+    def add_records(self, records: Sequence[Record]) -> int:
+        if not records:
+            return 0
+        params = eng.record_params(records, self.dialect)
+        # one global key order: concurrent writers with overlapping batches cannot deadlock
+        params.sort(key=lambda p: (p[0], p[2], p[3]))
+        seen = {(r.model, r.model_version) for r in records if r.model_version}
+        versions = [{"model": m, "version": v, "first_seen": _now()} for m, v in sorted(seen)]
+        with self._tx("add_records") as conn:
+            # driver-level executemany: SQLAlchemy's per-value processing would cost 2x here;
+            # both sqlite3 and psycopg sum the row counts, and skipped conflicts count 0
+            if self.dialect == "postgresql" and self.copy:
+                inserted = eng.pg_copy_records(conn.connection.driver_connection, params)
+            else:
+                res = conn.exec_driver_sql(eng.records_insert_sql(self.dialect), params)
+                inserted = res.rowcount
+            if versions:
+                conn.execute(
+                    eng.insert_ignore(t.model_versions, self.dialect, ["model", "version"]),
+                    versions,
+                )
+        return int(inserted)
+
+    def query_records(
+        self,
+        model: str | None = None,
+        version: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Record]:
+        c = t.records.c
+        stmt = select(t.records)
+        if model is not None:
+            stmt = stmt.where(c.model == model)
+        if version is not None:
+            stmt = stmt.where(c.model_version == version)
+        if start is not None:
+            stmt = stmt.where(c.ts >= start)
+        if end is not None:
+            stmt = stmt.where(c.ts < end)
+        stmt = stmt.order_by(c.ts, c.id).limit(limit).offset(offset)
+        with self._tx("query_records") as conn:
+            rows = conn.execute(stmt).all()
+        return [
+            Record(
+                model=r.model,
+                request_id=r.request_id,
+                row_index=r.row_index,
+                timestamp=r.ts,
+                model_version=r.model_version,
+                features=r.features or {},
+                prediction=r.prediction,
+                scores=r.scores,
+                inputs=[BlobRef(**b) for b in r.inputs or []],
+                latency_ms=r.latency_ms,
+                status=r.status,
+                error=r.error,
+            )
+            for r in rows
+        ]
+
+    def count_records(self, model: str | None = None) -> int:
+        stmt = select(func.count()).select_from(t.records)
+        if model is not None:
+            stmt = stmt.where(t.records.c.model == model)
+        with self._tx("count_records") as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def records_frame(
+        self, model: str, start: datetime | None = None, end: datetime | None = None
+    ) -> pd.DataFrame:
+        r, g = t.records.c, t.ground_truth.c
+        join = t.records.outerjoin(
+            t.ground_truth,
+            (g.model == r.model) & (g.request_id == r.request_id) & (g.row_index == r.row_index),
+        )
+        stmt = (
+            select(
+                r.request_id,
+                r.row_index,
+                r.ts,
+                r.model_version,
+                r.features,
+                r.prediction,
+                r.scores,
+                g.value.label("target"),
+                r.latency_ms,
+            )
+            .select_from(join)
+            .where(r.model == model)
+        )
+        if start is not None:
+            stmt = stmt.where(r.ts >= start)
+        if end is not None:
+            stmt = stmt.where(r.ts < end)
+        with self._tx("records_frame") as conn:
+            rows = conn.execute(stmt.order_by(r.ts, r.id)).all()
+        return frames.records_to_frame(rows)
+
+    # -- ground truth, capture errors ------------------------------------------------------
+
+    def put_ground_truth(self, items: Sequence[GroundTruth]) -> int:
+        if not items:
+            return 0
+        now = _now()
+        rows = [
+            {
+                "model": g.model,
+                "request_id": g.request_id,
+                "row_index": g.row_index,
+                "value": g.value,
+                "ts": g.timestamp or now,
+                "source": g.source,
+            }
+            for g in items
+        ]
+        stmt = eng.upsert(t.ground_truth, self.dialect, _RECORD_KEY, ["value", "ts", "source"])
+        with self._tx("put_ground_truth") as conn:
+            conn.execute(stmt, rows)
+        return len(rows)
+
+    def add_capture_errors(self, errors: Sequence[CaptureErrorRow]) -> None:
+        if not errors:
+            return
+        rows = [
+            {
+                "ts": e.timestamp,
+                "model": e.model,
+                "request_id": e.request_id,
+                "status": e.status,
+                "message": e.message,
+                "payloads": [b.to_dict() for b in e.payloads],
+            }
+            for e in errors
+        ]
+        keys = ["model", "request_id", "ts"]
+        with self._tx("add_capture_errors") as conn:
+            conn.execute(eng.insert_ignore(t.capture_errors, self.dialect, keys), rows)
+
+    def list_capture_errors(
+        self, model: str | None = None, limit: int = 100
+    ) -> list[CaptureErrorRow]:
+        c = t.capture_errors.c
+        stmt = select(t.capture_errors).order_by(c.ts.desc(), c.id.desc()).limit(limit)
+        if model is not None:
+            stmt = stmt.where(c.model == model)
+        with self._tx("list_capture_errors") as conn:
+            rows = conn.execute(stmt).all()
+        return [
+            CaptureErrorRow(
+                model=r.model,
+                request_id=r.request_id,
+                message=r.message,
+                timestamp=r.ts,
+                payloads=[BlobRef(**b) for b in r.payloads or []],
+                status=r.status,
+            )
+            for r in rows
+        ]
+
+    # -- reference data, results, alerts ---------------------------------------------------
+
+    def put_reference(self, model: str, frame: pd.DataFrame) -> None:
+        row = {
+            "model": model,
+            "created_at": _now(),
+            "n_rows": len(frame),
+            "columns": [str(c) for c in frame.columns],
+            "parquet": frames.frame_to_parquet(frame),
+        }
+        with self._tx("put_reference") as conn:
+            conn.execute(t.reference_datasets.insert(), row)
+
+    def get_reference(self, model: str) -> pd.DataFrame | None:
+        c = t.reference_datasets.c
+        stmt = (
+            select(c.parquet)
+            .where(c.model == model)
+            .order_by(c.created_at.desc(), c.id.desc())
+            .limit(1)
+        )
+        with self._tx("get_reference") as conn:
+            data = conn.execute(stmt).scalar_one_or_none()
+        return None if data is None else frames.parquet_to_frame(data)
+
+    def save_results(self, model: str, run_at: datetime, results: pd.DataFrame) -> None:
+        rows = frames.results_to_rows(model, run_at, results)
+        if not rows:
+            return
+        with self._tx("save_results") as conn:
+            conn.execute(t.monitoring_results.insert(), rows)
+
+    def load_results(
+        self,
+        model: str,
+        metric: str | None = None,
+        column: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        all_runs: bool = False,
+    ) -> pd.DataFrame:
+        """Results of ``model``; by default only the newest run of each series.
+
+        ``start`` / ``end`` filter on the chunk start (``start <= chunk_start < end``).
+        """
+        c = t.monitoring_results.c
+        stmt = select(*[c[name] for name in RESULT_COLUMNS], c.run_at).where(c.model == model)
+        if metric is not None:
+            stmt = stmt.where(c.metric == metric)
+        if column is not None:
+            stmt = stmt.where(c.column == column)
+        if start is not None:
+            stmt = stmt.where(c.chunk_start >= start)
+        if end is not None:
+            stmt = stmt.where(c.chunk_start < end)
+        with self._tx("load_results") as conn:
+            rows = conn.execute(stmt).all()
+        return frames.rows_to_results(rows, all_runs)
+
+    def add_alerts(self, alerts: Sequence[AlertRow]) -> None:
+        if not alerts:
+            return
+        rows = [
+            {
+                "model": a.model,
+                "ts": a.timestamp,
+                "rule": a.rule,
+                "severity": a.severity,
+                "column": a.column,
+                "method": a.method,
+                "metric": a.metric,
+                "value": a.value,
+                "message": a.message,
+                "details": a.details,
+            }
+            for a in alerts
+        ]
+        with self._tx("add_alerts") as conn:
+            conn.execute(t.alerts.insert(), rows)
+
+    def list_alerts(self, model: str | None = None, limit: int = 100) -> list[AlertRow]:
+        c = t.alerts.c
+        stmt = select(t.alerts).order_by(c.ts.desc(), c.id.desc()).limit(limit)
+        if model is not None:
+            stmt = stmt.where(c.model == model)
+        with self._tx("list_alerts") as conn:
+            rows = conn.execute(stmt).all()
+        return [
+            AlertRow(
+                model=r.model,
+                timestamp=r.ts,
+                rule=r.rule,
+                message=r.message,
+                column=r.column,
+                method=r.method,
+                metric=r.metric,
+                value=r.value,
+                severity=r.severity,
+                details=r.details or {},
+            )
+            for r in rows
+        ]

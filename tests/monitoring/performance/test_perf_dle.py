@@ -1,0 +1,80 @@
+"""DLE on synthetic regression with heteroscedastic noise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from driftscope.errors import ValidationError
+from driftscope.monitoring.performance import DLE, RealizedPerformance
+
+COMMON = {
+    "task": "regression",
+    "y_true": "y",
+    "y_pred": "pred",
+    "metrics": ["mae", "mse", "rmse", "mape"],
+    "chunk_size": 2000,
+}
+FEATURES = ["x1", "x2", "cat"]
+
+
+def test_dle_follows_error_growth_under_covariate_shift(regression_data) -> None:
+    reference = regression_data(20_000, seed=1)
+    analysis = pd.concat(
+        [regression_data(2000, seed=10 + i, shift=s) for i, s in enumerate(np.linspace(0, 2, 10))],
+        ignore_index=True,
+    )
+    est = DLE(features=FEATURES, **COMMON).fit(reference).calculate(analysis.drop(columns="y")).data
+    real = RealizedPerformance(**COMMON).fit(reference).calculate(analysis).data
+    both = est.merge(
+        real[["chunk_index", "metric", "value"]],
+        on=["chunk_index", "metric"],
+        suffixes=("", "_realized"),
+    )
+    mae = both[both.metric == "mae"]
+    # The error grows with the shift, and the estimate grows with it.
+    assert mae.value_realized.iloc[-1] > 2 * mae.value_realized.iloc[0]
+    assert np.corrcoef(mae.value, mae.value_realized)[0, 1] > 0.95
+    for metric in ("mae", "rmse"):
+        part = both[both.metric == metric]
+        rel = ((part.value - part.value_realized).abs() / part.value_realized).max()
+        assert rel < 0.1, (metric, rel)
+    # Drift in the error shows up as alerts on the learned bounds.
+    assert mae.alert.iloc[-1] and not mae.alert.iloc[0]
+
+
+def test_dle_uses_categorical_features(regression_data) -> None:
+    reference = regression_data(20_000, seed=2)
+    calc = DLE(features=FEATURES, **COMMON).fit(reference)
+    only_a = regression_data(6000, seed=3)
+    only_a = only_a[only_a.cat == "a"]
+    only_b = regression_data(6000, seed=4)
+    only_b = only_b[only_b.cat == "b"]
+    est_a = calc.calculate(only_a).data.query("metric == 'mae'").value.iloc[0]
+    est_b = calc.calculate(only_b).data.query("metric == 'mae'").value.iloc[0]
+    assert est_a == pytest.approx(2 * est_b, rel=0.15)
+
+
+def test_dle_reference_within_band(regression_data) -> None:
+    reference = regression_data(20_000, seed=5)
+    analysis = regression_data(40_000, seed=6)
+    est = DLE(features=FEATURES, **COMMON).fit(reference).calculate(analysis.drop(columns="y")).data
+    real = RealizedPerformance(**COMMON).fit(reference).calculate(analysis).data
+    both = est.merge(
+        real[["chunk_index", "metric", "value"]],
+        on=["chunk_index", "metric"],
+        suffixes=("", "_realized"),
+    )
+    both = both[both.metric.isin(["mae", "rmse"])]
+    inside = (both.value_realized >= both.lower_confidence) & (
+        both.value_realized <= both.upper_confidence
+    )
+    assert inside.mean() >= 0.95
+
+
+def test_dle_validation() -> None:
+    with pytest.raises(ValidationError, match="feature"):
+        DLE(features=[], **COMMON)
+    with pytest.raises(ValidationError, match="CBPE"):
+        DLE(features=["x"], **{**COMMON, "task": "binary_classification"})
