@@ -7,6 +7,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from sklearn import metrics as skm
 
 from driftscope.errors import ValidationError
@@ -85,8 +86,10 @@ def test_learned_and_user_thresholds(binary_data) -> None:
         skm.accuracy_score(reference.y[i : i + 1000], reference.pred[i : i + 1000])
         for i in range(0, 10_000, 1000)
     ]
-    assert lo == pytest.approx(np.mean(accs) - 3 * np.std(accs, ddof=1))
-    assert hi == pytest.approx(np.mean(accs) + 3 * np.std(accs, ddof=1))
+    # the default std rule widens k=3 into a prediction interval for 10 reference chunks
+    k = stats.t.ppf(stats.norm.cdf(3), len(accs) - 1) * np.sqrt(1 + 1 / len(accs))
+    assert lo == pytest.approx(np.mean(accs) - k * np.std(accs, ddof=1))
+    assert hi == pytest.approx(np.mean(accs) + k * np.std(accs, ddof=1))
     assert calc.bounds["f1"] == (0.9, None)
     f1 = calc.calculate(binary_data(1000, seed=7)).data.query("metric == 'f1'")
     assert f1.alert.iloc[0]  # f1 of this model is about 0.75, below the user's 0.9
