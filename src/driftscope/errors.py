@@ -20,6 +20,7 @@ with ``raise ... from exc`` so the cause is kept.
     ├── StorageError                database or object store failure
     │   └── NotFound                an entity that does not exist
     ├── ValidationError             bad user input to the API / Python API
+    │   └── UnsupportedMediaType    a body in a format the endpoint does not read (415)
     └── MonitoringError             the analytics cannot compute what was asked
         └── InsufficientDataError   too few rows for a statistic
 """
@@ -88,6 +89,10 @@ class NotFound(StorageError):
 
 class ValidationError(DriftscopeError):
     """Bad input to the REST or Python API."""
+
+
+class UnsupportedMediaType(ValidationError):
+    """A request body in a format the endpoint does not read (names the ones it does)."""
 
 
 class MonitoringError(DriftscopeError):

@@ -31,6 +31,7 @@ STATUS: dict[type[errors.DriftscopeError], int] = {
     errors.StorageError: 503,
     errors.NotFound: 404,
     errors.ValidationError: 422,
+    errors.UnsupportedMediaType: 415,
     errors.MonitoringError: 422,
     errors.InsufficientDataError: 422,
 }

@@ -1,5 +1,10 @@
 """The ingest process of ``driftscope serve``: spool -> database, until told to stop.
 
+It also runs the monitoring scheduler (one place for N workers, so results are
+computed once per interval): a thread calling
+:func:`driftscope.service.monitoring.scheduled_pass` every
+``monitoring.interval_s`` when ``monitoring.enabled``.
+
 It ignores SIGINT and SIGTERM: the supervisor stops it only after every
 worker has drained its queue into the spool, so the final drain sees all of
 it. If the supervisor dies, it drains and exits on its own.
@@ -77,6 +82,17 @@ def main(settings: Settings, stop: MpEvent, parent_pid: int, drain_timeout_s: fl
         daemon=True,
     )
     thread.start()
+    scheduler_thread = None
+    if settings.monitoring.enabled and settings.models:
+        from driftscope.service.monitoring import Scheduler
+
+        scheduler_thread = threading.Thread(
+            target=Scheduler(settings, store).run_forever,
+            args=(halt,),
+            name="monitoring-scheduler",
+            daemon=True,
+        )
+        scheduler_thread.start()
     while not stop.wait(0.5):
         _sync_metrics(metrics, seen, ingestor.totals)
         if os.getppid() != parent_pid:
@@ -84,6 +100,8 @@ def main(settings: Settings, stop: MpEvent, parent_pid: int, drain_timeout_s: fl
             break
     halt.set()
     thread.join()
+    if scheduler_thread is not None:
+        scheduler_thread.join()  # a pass in progress finishes and records its run
     final_drain(ingestor, drain_timeout_s)
     _sync_metrics(metrics, seen, ingestor.totals)
     log.info(

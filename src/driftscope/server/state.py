@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 from prometheus_client import CollectorRegistry
@@ -67,6 +68,19 @@ class ServerState:
         self.proxy_metrics = ProxyMetrics(self.local_registry)
         collector = ScrapeCollector(lambda: self.reader, lambda: self.store)
         self.registry = scrape_registry(collector, self.local_registry)
+        #: on-demand monitoring runs computing in threads; shutdown waits for them
+        self.jobs: set[asyncio.Future[Any]] = set()
+
+    def track(self, job: asyncio.Future[Any]) -> None:
+        """Keep a background job until it ends; log a failure nobody awaited."""
+        self.jobs.add(job)
+
+        def done(fut: asyncio.Future[Any]) -> None:
+            self.jobs.discard(fut)
+            if not fut.cancelled() and fut.exception() is not None:
+                log.warning("background monitoring run failed: %s", fut.exception())
+
+        job.add_done_callback(done)
 
     async def startup(self) -> None:
         settings = self.settings
@@ -96,6 +110,8 @@ class ServerState:
         """Close the upstream pool, then drain the queue into the spool (nothing is dropped)."""
         if self.proxy is not None:
             await self.proxy.shutdown()
+        if self.jobs:  # a run in a thread cannot be cancelled: let it record its end
+            await asyncio.gather(*self.jobs, return_exceptions=True)
         if self.queue is not None:
             await self.queue.stop()
             log.info(

@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from driftscope.registry import Registry
-from driftscope.storage.base import AlertRow, BlobStore, CaptureErrorRow, RecordStore
+from driftscope.storage.base import (
+    AlertRow,
+    BlobStore,
+    CaptureErrorRow,
+    MonitoringRun,
+    RecordStore,
+)
 
 if TYPE_CHECKING:
     from driftscope.config.settings import StorageSettings
@@ -22,6 +28,7 @@ __all__ = [
     "AlertRow",
     "BlobStore",
     "CaptureErrorRow",
+    "MonitoringRun",
     "RecordStore",
     "blob_stores",
     "open_blob_store",

@@ -69,6 +69,26 @@ class AlertRow:
     value: float | None = None
     severity: str = "warning"
     details: dict[str, Any] = field(default_factory=dict)
+    #: What the alert is about; an alert whose (model, key) is already stored is not
+    #: stored again (a run recomputing the same chunk raises it once). None: no dedup.
+    key: str | None = None
+
+
+@dataclass(slots=True)
+class MonitoringRun:
+    """One monitoring run of one model: scheduled, on demand from the API, or the CLI."""
+
+    id: int
+    model: str
+    trigger: str
+    status: str  # running | succeeded | failed
+    started_at: datetime
+    finished_at: datetime | None = None
+    records: int | None = None
+    results: int | None = None
+    alerts: int | None = None
+    error: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 class RecordStore(ABC):
@@ -158,12 +178,35 @@ class RecordStore(ABC):
         """Results of the newest run (filters on metric, column and chunk start)."""
 
     @abstractmethod
-    def add_alerts(self, alerts: Sequence[AlertRow]) -> None:
-        """Store raised alerts."""
+    def add_alerts(self, alerts: Sequence[AlertRow]) -> int:
+        """Store raised alerts; those whose key is already stored are skipped. How many new."""
 
     @abstractmethod
     def list_alerts(self, model: str | None = None, limit: int = 100) -> list[AlertRow]:
         """Newest first."""
+
+    @abstractmethod
+    def start_run(self, model: str, trigger: str, started_at: datetime) -> int:
+        """Record a monitoring run as running; returns its id."""
+
+    @abstractmethod
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        status: str,
+        finished_at: datetime,
+        records: int | None = None,
+        results: int | None = None,
+        alerts: int | None = None,
+        error: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Record how a run ended."""
+
+    @abstractmethod
+    def list_runs(self, model: str, limit: int = 10) -> list[MonitoringRun]:
+        """Runs of ``model``, newest first."""
 
 
 class BlobStore(ABC):

@@ -185,5 +185,26 @@ alerts = Table(
     Column("value", Float),
     Column("message", Text, nullable=False),
     Column("details", JSONType),
+    # what the alert is about (rule, series, chunk or record): raised once per key (0002)
+    Column("key", String(2 * NAME)),
     Index(None, "model", "ts"),
+    Index(None, "model", "key", unique=True),
+)
+
+#: One row per monitoring run of one model (scheduled or on demand), for the status API.
+monitoring_runs = Table(
+    "monitoring_runs",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("model", String(NAME), nullable=False),
+    Column("trigger", String(32), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime()),
+    Column("records", Integer),
+    Column("results", Integer),
+    Column("alerts", Integer),
+    Column("error", Text),
+    Column("details", JSONType),
+    Index(None, "model", "started_at"),
 )

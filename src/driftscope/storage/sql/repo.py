@@ -15,7 +15,13 @@ from sqlalchemy import Connection, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from driftscope.errors import StorageError
-from driftscope.storage.base import RESULT_COLUMNS, AlertRow, CaptureErrorRow, RecordStore
+from driftscope.storage.base import (
+    RESULT_COLUMNS,
+    AlertRow,
+    CaptureErrorRow,
+    MonitoringRun,
+    RecordStore,
+)
 from driftscope.storage.sql import engine as eng
 from driftscope.storage.sql import frames
 from driftscope.storage.sql import models as t
@@ -406,9 +412,9 @@ class SQLRecordStore(RecordStore):
             rows = conn.execute(stmt).all()
         return frames.rows_to_results(rows, all_runs)
 
-    def add_alerts(self, alerts: Sequence[AlertRow]) -> None:
+    def add_alerts(self, alerts: Sequence[AlertRow]) -> int:
         if not alerts:
-            return
+            return 0
         rows = [
             {
                 "model": a.model,
@@ -421,11 +427,34 @@ class SQLRecordStore(RecordStore):
                 "value": a.value,
                 "message": a.message,
                 "details": a.details,
+                "key": a.key,
             }
             for a in alerts
         ]
+        c = t.alerts.c
         with self._tx("add_alerts") as conn:
-            conn.execute(t.alerts.insert(), rows)
+            fresh: list[dict[str, Any]] = []
+            keyed: dict[tuple[str, str], dict[str, Any]] = {}
+            for row in rows:
+                if row["key"] is None:
+                    fresh.append(row)
+                else:  # one per key, also within the batch
+                    keyed.setdefault((str(row["model"]), str(row["key"])), row)
+            for model in sorted({m for m, _ in keyed}):
+                keys = [k for m, k in keyed if m == model]
+                stored: set[str] = set()
+                for start in range(0, len(keys), 500):
+                    part = keys[start : start + 500]
+                    stmt = select(c.key).where(c.model == model, c.key.in_(part))
+                    stored.update(conn.execute(stmt).scalars())
+                fresh.extend(keyed[(model, k)] for k in keys if k not in stored)
+            plain = [r for r in fresh if r["key"] is None]
+            unique = [r for r in fresh if r["key"] is not None]
+            if plain:
+                conn.execute(t.alerts.insert(), plain)
+            if unique:  # a concurrent run may have stored the same key meanwhile
+                conn.execute(eng.insert_ignore(t.alerts, self.dialect, ["model", "key"]), unique)
+        return len(fresh)
 
     def list_alerts(self, model: str | None = None, limit: int = 100) -> list[AlertRow]:
         c = t.alerts.c
@@ -445,6 +474,67 @@ class SQLRecordStore(RecordStore):
                 metric=r.metric,
                 value=r.value,
                 severity=r.severity,
+                details=r.details or {},
+                key=r.key,
+            )
+            for r in rows
+        ]
+
+    # -- monitoring runs -------------------------------------------------------------------
+
+    def start_run(self, model: str, trigger: str, started_at: datetime) -> int:
+        row = {"model": model, "trigger": trigger, "status": "running", "started_at": started_at}
+        with self._tx("start_run") as conn:
+            res = conn.execute(t.monitoring_runs.insert().returning(t.monitoring_runs.c.id), row)
+            return int(res.scalar_one())
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        status: str,
+        finished_at: datetime,
+        records: int | None = None,
+        results: int | None = None,
+        alerts: int | None = None,
+        error: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        values = {
+            "status": status,
+            "finished_at": finished_at,
+            "records": records,
+            "results": results,
+            "alerts": alerts,
+            "error": error,
+            "details": details or {},
+        }
+        stmt = t.monitoring_runs.update().where(t.monitoring_runs.c.id == run_id).values(values)
+        with self._tx("finish_run") as conn:
+            conn.execute(stmt)
+
+    def list_runs(self, model: str, limit: int = 10) -> list[MonitoringRun]:
+        c = t.monitoring_runs.c
+        stmt = (
+            select(t.monitoring_runs)
+            .where(c.model == model)
+            .order_by(c.started_at.desc(), c.id.desc())
+            .limit(limit)
+        )
+        with self._tx("list_runs") as conn:
+            rows = conn.execute(stmt).all()
+        return [
+            MonitoringRun(
+                id=int(r.id),
+                model=r.model,
+                trigger=r.trigger,
+                status=r.status,
+                started_at=r.started_at,
+                finished_at=r.finished_at,
+                records=r.records,
+                results=r.results,
+                alerts=r.alerts,
+                error=r.error,
                 details=r.details or {},
             )
             for r in rows

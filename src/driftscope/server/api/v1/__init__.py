@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from driftscope.server.api.v1 import labels, models, records
+from driftscope.server.api.v1 import labels, models, monitoring, records
 from driftscope.server.auth import TokenCheck
 
 
@@ -14,4 +14,5 @@ def build_api_router(token: TokenCheck) -> APIRouter:
     router.include_router(models.router)
     router.include_router(records.router)
     router.include_router(labels.router)
+    router.include_router(monitoring.router)
     return router

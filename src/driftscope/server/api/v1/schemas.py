@@ -105,3 +105,107 @@ class LabelsOut(BaseModel):
     limit: int
     offset: int
     next_offset: int | None
+
+
+class ReferenceOut(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    model: str
+    rows: int
+    features: list[str]
+    """Feature columns monitored for drift and quality."""
+    prediction: str
+    scores: list[str]
+    """Score columns (classification), as captured records name them."""
+    target: bool
+    """Whether the reference has a ground-truth column."""
+    labeled_rows: int
+    performance: bool
+    """Whether realized and estimated performance can be computed (a labeled reference)."""
+    timestamp: bool
+    ignored_columns: list[str] = Field(default_factory=list)
+    """Columns of the upload that are not used (dropped)."""
+    source: str = "uploaded"
+    """``uploaded`` or ``config:<path>``."""
+
+
+class RunOut(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    id: int
+    model: str
+    trigger: str
+    """``api``, ``schedule`` or ``cli``."""
+    status: str
+    """``running``, ``succeeded`` or ``failed``."""
+    started_at: datetime
+    finished_at: datetime | None = None
+    records: int | None = None
+    """Records the run analysed."""
+    results: int | None = None
+    """Result rows stored."""
+    alerts: int | None = None
+    """New alerts raised (an alert already raised by an earlier run is not counted)."""
+    error: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class MonitoringStatusOut(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    model: str
+    reference: bool
+    """Whether the model has a reference (uploaded or configured)."""
+    scheduler: dict[str, Any]
+    """Where and how often scheduled runs happen."""
+    current: RunOut | None = None
+    """The run in progress, if any."""
+    last: RunOut | None = None
+    """The newest finished run."""
+    runs: list[RunOut] = Field(default_factory=list)
+    """Recent runs, newest first."""
+
+
+class ResultOut(BaseModel):
+    chunk_index: int | None = None
+    chunk_key: str | None = None
+    chunk_start: datetime | None = None
+    chunk_end: datetime | None = None
+    n: int | None = None
+    segment: str | None = None
+    column: str | None = None
+    method: str | None = None
+    metric: str | None = None
+    value: float | None = None
+    p_value: float | None = None
+    lower_threshold: float | None = None
+    upper_threshold: float | None = None
+    alert: bool | None = None
+    run_at: datetime | None = None
+
+
+class ResultsOut(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    model: str
+    results: list[ResultOut]
+
+
+class AlertOut(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    model: str
+    timestamp: datetime
+    rule: str
+    """``threshold`` (a result outside its bounds) or ``streaming:<detector>``."""
+    severity: str
+    message: str
+    column: str | None = None
+    method: str | None = None
+    metric: str | None = None
+    value: float | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class AlertsOut(BaseModel):
+    alerts: list[AlertOut]
