@@ -2,40 +2,42 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+from typing import Any
 
+import orjson
+import typer
 from rich.console import Console
 from rich.table import Table
 
 from driftscope.cli._common import fail
 from driftscope.errors import PluginError
-from driftscope.registry import all_registries
-
-#: Packages whose import creates a registry (those not installed yet are skipped).
-PLUGIN_PACKAGES = (
-    "driftscope.codecs",
-    "driftscope.storage",
-    "driftscope.annotations",
-    "driftscope.labeling",
-    "driftscope.alerts",
-    "driftscope.monitoring",
-)
+from driftscope.registry import PLUGIN_KINDS, load_registries
 
 
-def load_registries() -> None:
-    for name in PLUGIN_PACKAGES:
-        if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name)
-
-
-def plugins() -> None:
-    """List the installed plugins of every kind."""
-    load_registries()
-    table = Table("kind", "entry-point group", "plugins")
+def plugins(
+    as_json: bool = typer.Option(False, "--json", help="Print the listing as JSON."),
+) -> None:
+    """List the installed plugins of every kind, and where each comes from."""
     try:
-        for kind, registry in sorted(all_registries().items()):
-            table.add_row(kind, registry.group, ", ".join(registry.names()) or "-")
+        listing: dict[str, dict[str, Any]] = {
+            kind: {
+                "group": reg.group,
+                "description": PLUGIN_KINDS.get(kind, ("", ""))[0],
+                "plugins": {name: reg.origin(name) for name in reg.names()},
+            }
+            for kind, reg in sorted(load_registries().items())
+        }
     except PluginError as exc:
-        fail(str(exc), code=1)
+        cause = f" ({exc.__cause__})" if exc.__cause__ is not None else ""
+        fail(f"{exc}{cause}", code=1)
+    if as_json:
+        typer.echo(orjson.dumps(listing, option=orjson.OPT_INDENT_2).decode())
+        return
+    table = Table("kind", "entry-point group", "plugins")
+    for kind, item in listing.items():
+        names = [
+            name if origin == "built-in" else f"{name} ({origin})"
+            for name, origin in item["plugins"].items()
+        ]
+        table.add_row(kind, item["group"], ", ".join(names) or "-")
     Console().print(table)
