@@ -38,6 +38,7 @@ class S3Info:
     def client(self):
         """A boto3 S3 client for this store."""
         import boto3
+        from botocore.config import Config
 
         return boto3.client(
             "s3",
@@ -45,6 +46,7 @@ class S3Info:
             aws_access_key_id=self.access_key,
             aws_secret_access_key=self.secret_key,
             region_name=self.region,
+            config=Config(retries={"mode": "standard", "max_attempts": 6}),
         )
 
     def env(self) -> dict[str, str]:
@@ -103,11 +105,19 @@ class SeaweedS3:
             return False
         from botocore.exceptions import BotoCoreError, ClientError
 
+        # /healthz and the bucket answer before the volume server has registered
+        # its volumes with the master (reads then fail with InternalError right
+        # after a restart): ready means a probe object goes in and comes back.
+        client = self.info.client()
+        probe = "_driftscope_ready_probe"
         try:
-            self.info.client().head_bucket(Bucket=self.info.bucket)
+            client.head_bucket(Bucket=self.info.bucket)
+            client.put_object(Bucket=self.info.bucket, Key=probe, Body=b"ok")
+            ok = client.get_object(Bucket=self.info.bucket, Key=probe)["Body"].read() == b"ok"
+            client.delete_object(Bucket=self.info.bucket, Key=probe)
         except (BotoCoreError, ClientError):
             return False
-        return True
+        return ok
 
     def start(self) -> None:
         self.process.start(self._ready, timeout_s=90)
