@@ -12,6 +12,7 @@ from typer.core import TyperCommand, TyperGroup
 from driftscope import __version__
 from driftscope.cli.db import db_app
 from driftscope.cli.demo import demo
+from driftscope.cli.export import export
 from driftscope.cli.monitor import monitor_app
 from driftscope.cli.plugins import plugins
 from driftscope.cli.serve import serve
@@ -80,6 +81,7 @@ def _root(
 app.command("serve")(serve)
 app.command("demo")(demo)
 app.command("plugins")(plugins)
+app.command("export")(export)
 app.add_typer(db_app, name="db")
 app.add_typer(monitor_app, name="monitor")
 
