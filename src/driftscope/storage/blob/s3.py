@@ -3,7 +3,9 @@
 Bucket and prefix come from the URL (``s3://bucket/prefix``), endpoint and
 region from the settings, credentials from the environment (boto3's usual
 chain: ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``, profiles, roles).
-Transient failures are retried by botocore with exponential backoff.
+Transient failures (throttling, 5xx, connection errors) are retried by botocore in
+its "standard" mode: jittered exponential backoff, ``max_attempts`` tries in all.
+Presigned GET URLs (``url_for``) are what the dashboard and labeling tool open.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ def _client(
     except ImportError as exc:
         raise MissingExtraError("boto3", "s3") from exc
     config = Config(
-        retries={"max_attempts": max_attempts, "mode": "standard"},
+        # botocore: "max_attempts" counts retries only, "total_max_attempts" the first try too
+        retries={"total_max_attempts": max_attempts, "mode": "standard"},
         connect_timeout=connect_timeout_s,
         read_timeout=read_timeout_s,
         signature_version="s3v4",
