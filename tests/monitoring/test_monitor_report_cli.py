@@ -84,5 +84,15 @@ def test_analyze_command(tmp_path):
     res = Result.load(tmp_path / "res.parquet")
     assert set(res.data["column"]) == {"x", "y"}
     assert (tmp_path / "r.html").stat().st_size < 10_000_000
-    bad = CliRunner().invoke(app, [*args[:6], "--chunks", "3", "--chunk-size", "5"])
+    bad = CliRunner().invoke(app, [*args[:7], "--chunks", "3", "--chunk-size", "5"])
     assert bad.exit_code == 2
+    sketch = CliRunner().invoke(
+        app, [*args[:9], "--out", str(tmp_path / "s.csv"), "--mode", "sketch"]
+    )
+    assert sketch.exit_code == 0, sketch.output
+    exact = res.data.set_index(["chunk_key", "column", "method"])["value"]
+    approx = pd.read_csv(tmp_path / "s.csv").set_index(["chunk_key", "column", "method"])["value"]
+    ks = (exact - approx).xs("ks", level="method").abs()
+    assert len(ks) == 6 and (ks <= 0.08).all()  # 3 chunks x 2 columns; bound 2 x 3 x 1.33%
+    bad_mode = CliRunner().invoke(app, [*args[:7], "--mode", "fast"])
+    assert bad_mode.exit_code == 2 and "--mode" in bad_mode.output

@@ -65,6 +65,12 @@ def analyze(
     timestamp_column: Annotated[str | None, typer.Option(help="Timestamp column.")] = None,
     out: Annotated[Path | None, typer.Option(help="Results table (.parquet or .csv).")] = None,
     report: Annotated[Path | None, typer.Option(help="Self-contained HTML report.")] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            help="Drift from exact values (default) or mergeable sketches: exact, sketch."
+        ),
+    ] = None,
 ) -> None:
     """Compare analysis data with reference data: drift, data quality, ranking, report."""
     try:
@@ -79,6 +85,10 @@ def analyze(
             ).to_config()
         if ts:
             config["timestamp_column"] = ts
+        if mode is not None:
+            if mode not in ("exact", "sketch"):
+                raise ValueError(f"--mode must be exact or sketch, not {mode!r}")
+            config["mode"] = mode
         monitor = Monitor(MonitorConfig.model_validate(config))
         ref_frame = read_table(reference)
         new_frame = read_table(analysis)

@@ -14,7 +14,7 @@ orders segments by how far they drifted.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
@@ -49,6 +49,8 @@ class MonitorConfig(BaseModel):
     """A chunker config such as ``{"type": "size", "chunk_size": 1000}``; default 10 chunks."""
     drift: dict[str, Any] = Field(default_factory=dict)
     """Keyword arguments of ``UnivariateDriftCalculator`` (methods, thresholds)."""
+    mode: Literal["exact", "sketch"] = "exact"
+    """Univariate drift from exact values (equal to SciPy) or from mergeable sketches."""
     quality: bool = True
     outliers: bool = False
     pca: bool = False
@@ -104,9 +106,10 @@ class Monitor:
             "timestamp_column": cfg.timestamp_column,
         }
         kinds = cfg.column_kinds
+        drift = {"mode": cfg.mode, **cfg.drift}
         calcs: dict[str, Calculator] = {
             "drift": UnivariateDriftCalculator(
-                features, column_kinds=kinds, skip_missing_columns=True, **cfg.drift, **common
+                features, column_kinds=kinds, skip_missing_columns=True, **drift, **common
             )
         }
         if cfg.quality:

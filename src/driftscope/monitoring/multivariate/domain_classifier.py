@@ -20,9 +20,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from driftscope.monitoring.base import Calculator
 from driftscope.monitoring.encoding import TabularEncoder
@@ -97,6 +94,10 @@ class DomainClassifierCalculator(Calculator):
         ref = ref[rng.choice(len(ref), take, replace=False)]
         x = np.vstack([ref, chunk])
         y = np.r_[np.zeros(len(ref)), np.ones(len(chunk))]
+        from sklearn.ensemble import HistGradientBoostingClassifier  # lazy: import cost
+        from sklearn.metrics import roc_auc_score
+        from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
         model = HistGradientBoostingClassifier(max_iter=50, random_state=self.random_state)
         cv = StratifiedKFold(self.folds, shuffle=True, random_state=self.random_state)
         proba = cross_val_predict(model, x, y, cv=cv, method="predict_proba")[:, 1]

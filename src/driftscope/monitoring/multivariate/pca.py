@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.decomposition import PCA
 
 from driftscope.errors import ConfigError, InsufficientDataError
 from driftscope.monitoring.base import Calculator
@@ -73,6 +72,8 @@ class PCAReconstructionCalculator(Calculator):
         self.encoder_ = TabularEncoder(cols, self.column_kinds).fit(reference)
         x = self.encoder_.transform(reference)
         n_components: float | int = self.variance if self.variance < 1 else min(x.shape)
+        from sklearn.decomposition import PCA  # lazy: import cost
+
         self.pca_ = PCA(n_components=n_components, svd_solver="full").fit(x)
         errors = self.errors(reference)
         rows = [self._row(c, errors[c.positions]) for c in self.chunker.split(reference)]

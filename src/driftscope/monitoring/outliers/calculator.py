@@ -18,8 +18,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import IsolationForest
-from sklearn.neighbors import LocalOutlierFactor
 
 from driftscope.errors import ConfigError
 from driftscope.monitoring.base import Calculator
@@ -31,8 +29,22 @@ from driftscope.registry import Registry
 __all__ = ["OutlierCalculator", "outlier_detectors"]
 
 outlier_detectors: Registry[Any] = Registry("outliers")
-outlier_detectors.add("isolation_forest", IsolationForest)
-outlier_detectors.add("lof", lambda **kw: LocalOutlierFactor(novelty=True, **kw))
+
+
+def _isolation_forest(**kw: Any) -> Any:
+    from sklearn.ensemble import IsolationForest  # lazy: import cost
+
+    return IsolationForest(**kw)
+
+
+def _lof(**kw: Any) -> Any:
+    from sklearn.neighbors import LocalOutlierFactor
+
+    return LocalOutlierFactor(novelty=True, **kw)
+
+
+outlier_detectors.add("isolation_forest", _isolation_forest)
+outlier_detectors.add("lof", _lof)
 
 
 class OutlierCalculator(Calculator):

@@ -33,6 +33,7 @@ import numpy as np
 from pydantic import Field
 from scipy.special import rel_entr
 
+from driftscope.errors import ConfigError
 from driftscope.monitoring.drift.univariate.base import (
     NAN,
     DriftMethod,
@@ -41,6 +42,7 @@ from driftscope.monitoring.drift.univariate.base import (
     Outcome,
 )
 from driftscope.monitoring.drift.univariate.samples import CategoricalSample, ContinuousSample
+from driftscope.monitoring.drift.univariate.sketch import ContinuousSketch, sketch_histogram
 
 __all__ = [
     "Hellinger",
@@ -98,7 +100,18 @@ class _BinnedMethod(DriftMethod):
     Config = BinnedConfig
 
     def _fit(self, reference: Any) -> None:
-        if isinstance(reference, ContinuousSample):
+        if isinstance(reference, ContinuousSketch):
+            if self.params["binning"] != "quantile":
+                raise ConfigError(
+                    f"methods.{self.name}.binning",
+                    "sketch mode supports only binning='quantile'",
+                )
+            key: tuple[Any, ...] = ("sketch_edges", self.params["n_bins"])
+            if key not in reference.cache:
+                qs = np.linspace(0.0, 1.0, self.params["n_bins"] + 1)[1:-1]
+                reference.cache[key] = np.unique(reference.quantiles(qs))
+            self.edges = reference.cache[key]
+        elif isinstance(reference, ContinuousSample):
             key = ("edges", self.params["binning"], self.params["n_bins"], self.params["max_bins"])
             if key not in reference.cache:
                 reference.cache[key] = bin_edges(
@@ -115,7 +128,10 @@ class _BinnedMethod(DriftMethod):
             return sample.counts
         key = ("hist", id(self.edges))
         if key not in sample.cache:
-            sample.cache[key] = histogram(sample, self.edges)
+            if isinstance(sample, ContinuousSketch):
+                sample.cache[key] = sketch_histogram(sample, self.edges)
+            else:
+                sample.cache[key] = histogram(sample, self.edges)
         counts: np.ndarray = sample.cache[key]
         return counts
 

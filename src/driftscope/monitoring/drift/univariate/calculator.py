@@ -16,21 +16,35 @@ Hellinger, PSI) with learned thresholds, and read p-values as a guide for
 chunks of a few hundred to a few thousand rows. Binned methods (JS,
 Hellinger, PSI, KL) need chunks of at least ~10 rows per bin; below ~100
 rows prefer KS or Wasserstein.
+
+Two modes, chosen per run with ``mode``: ``"exact"`` (default; every value is
+kept and the figures equal SciPy's) and ``"sketch"`` (each chunk and the
+reference become mergeable :class:`~driftscope.monitoring.profiles.ColumnProfile`
+sketches; figures within the bounds documented in
+:mod:`driftscope.monitoring.drift.univariate.sketch`). :meth:`UnivariateDriftCalculator.profile`
+and :meth:`UnivariateDriftCalculator.compare_profiles` let a caller profile a
+chunk in pieces, merge the pieces and compare the merged profile.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from driftscope.errors import ConfigError
-from driftscope.monitoring.base import Calculator, infer_column_kinds, numeric_values
+from driftscope.errors import ConfigError, MonitoringError
+from driftscope.monitoring.base import Calculator, as_pandas, infer_column_kinds, numeric_values
 from driftscope.monitoring.chunking import Chunk
 from driftscope.monitoring.drift.univariate.base import DriftMethod, make_method
 from driftscope.monitoring.drift.univariate.samples import CategoricalSample, ContinuousSample
+from driftscope.monitoring.drift.univariate.sketch import (
+    SKETCH_METHODS,
+    ContinuousSketch,
+    categorical_from_profile,
+)
+from driftscope.monitoring.profiles import ColumnProfile
 from driftscope.monitoring.result import Result, chunk_fields
 from driftscope.monitoring.thresholds import Threshold, alerts, make_threshold
 
@@ -41,29 +55,77 @@ DEFAULT_METHODS: dict[str, tuple[str, ...]] = {
     "categorical": ("chi2", "jensen_shannon"),
 }
 MethodSpec = str | dict[str, Any] | DriftMethod
+Mode = Literal["exact", "sketch"]
+Sample = ContinuousSample | CategoricalSample | ContinuousSketch
 
 
 class _Column:
-    """One column's encoder (values -> sample) fitted on the reference."""
+    """One column's encoder (values -> sample) fitted on the reference.
 
-    def __init__(self, name: str, kind: str, reference: pd.Series) -> None:
-        self.name, self.kind = name, kind
-        if kind == "categorical":
+    In sketch mode a sample is built through a sketch profile of the values
+    (categories are then the reference profile's items, as strings).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        reference: pd.Series,
+        mode: Mode = "exact",
+        k: int = 200,
+        lg_max_k: int = 10,
+    ) -> None:
+        self.name, self.kind, self.mode, self.k, self.lg_max_k = name, kind, mode, k, lg_max_k
+        self.categories = pd.Index([])
+        if kind == "categorical" and mode == "sketch":
+            counts = self.profile(self.profile_values(reference)).category_counts()
+            self.categories = pd.Index(sorted(counts, key=lambda c: (-counts[c], c)))
+        elif kind == "categorical":
             codes, uniques = pd.factorize(reference, use_na_sentinel=True)
-            counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
-            order = np.argsort(-counts, kind="stable")
+            counts_ = np.bincount(codes[codes >= 0], minlength=len(uniques))
+            order = np.argsort(-counts_, kind="stable")
             self.categories = pd.Index(uniques[order])
-        else:
-            self.categories = pd.Index([])
+        self.keys = [str(c) for c in self.categories]
 
     def encode(self, series: pd.Series) -> np.ndarray:
+        if self.mode == "sketch":  # +-inf count as missing, as in exact mode
+            return self.profile_values(series)
         if self.kind == "continuous":
             return numeric_values(series)
-        codes = np.asarray(self.categories.get_indexer(series), dtype=np.int64)
-        codes[series.isna().to_numpy()] = -2
+        # factorize first: one lookup per distinct value instead of one per row
+        local, uniques = pd.factorize(series, use_na_sentinel=True)
+        lookup = np.asarray(self.categories.get_indexer(uniques), dtype=np.int64)
+        codes = np.append(lookup, -2)[local]  # the sentinel -1 picks the appended -2
         return codes
 
-    def sample(self, encoded: np.ndarray) -> ContinuousSample | CategoricalSample:
+    def profile_values(self, series: pd.Series) -> np.ndarray:
+        """What a profile is built from: finite floats, or the raw categories."""
+        if self.kind == "categorical":
+            return np.asarray(series.to_numpy(dtype=object))
+        values = numeric_values(series)
+        return np.where(np.isfinite(values), values, np.nan)
+
+    def profile(self, encoded: np.ndarray, mode: Mode | None = None) -> ColumnProfile:
+        kind: Literal["continuous", "categorical"] = (
+            "continuous" if self.kind == "continuous" else "categorical"
+        )
+        prof = ColumnProfile(kind, mode or self.mode, k=self.k, lg_max_k=self.lg_max_k)
+        return prof.update(encoded)
+
+    def from_profile(self, profile: ColumnProfile) -> Sample:
+        if profile.kind != self.kind:
+            raise MonitoringError(
+                f"column {self.name!r}: a {profile.kind} profile for a {self.kind} column"
+            )
+        if self.kind == "categorical":
+            return categorical_from_profile(profile, self.keys)
+        if profile.mode == "sketch":
+            return ContinuousSketch(profile)
+        return ContinuousSample(profile.values, profile.missing)
+
+    def sample(self, encoded: np.ndarray) -> Sample:
+        if self.mode == "sketch":
+            return self.from_profile(self.profile(encoded))
         if self.kind == "continuous":
             return ContinuousSample.from_raw(encoded)
         return CategoricalSample.from_codes(encoded, len(self.categories))
@@ -90,6 +152,13 @@ class UnivariateDriftCalculator(Calculator):
     skip_missing_columns
         Leave out columns the analysis data lacks instead of raising
         (data quality reports them).
+    mode
+        ``"exact"`` (default: equal to SciPy) or ``"sketch"`` (figures from
+        mergeable profiles; only the methods in
+        :data:`~driftscope.monitoring.drift.univariate.sketch.SKETCH_METHODS`).
+    sketch_k, sketch_lg_max_k
+        KLL ``k`` and frequent-items ``lg_max_k`` of sketch mode (larger is
+        more accurate and uses more memory).
 
     Examples
     --------
@@ -118,8 +187,19 @@ class UnivariateDriftCalculator(Calculator):
         chunker: Any = None,
         timestamp_column: str | None = None,
         skip_missing_columns: bool = False,
+        mode: Mode = "exact",
+        sketch_k: int = 200,
+        sketch_lg_max_k: int = 10,
     ) -> None:
         super().__init__(chunker=chunker, timestamp_column=timestamp_column)
+        if mode not in ("exact", "sketch"):
+            raise ConfigError("mode", f"must be 'exact' or 'sketch', not {mode!r}")
+        if not 8 <= sketch_k <= 65535:
+            raise ConfigError("sketch_k", f"must be in [8, 65535], not {sketch_k!r}")
+        if not 3 <= sketch_lg_max_k <= 24:
+            raise ConfigError("sketch_lg_max_k", f"must be in [3, 24], not {sketch_lg_max_k!r}")
+        self.mode: Mode = mode
+        self.sketch_k, self.sketch_lg_max_k = sketch_k, sketch_lg_max_k
         self.skip_missing_columns = skip_missing_columns
         self.column_names = list(column_names) if column_names is not None else None
         self.column_kinds = dict(column_kinds or {})
@@ -127,8 +207,20 @@ class UnivariateDriftCalculator(Calculator):
         self.kind_methods = {"continuous": continuous_methods, "categorical": categorical_methods}
         self.column_methods = dict(column_methods or {})
         self.thresholds = thresholds
-        for spec in [*(methods or []), *(continuous_methods or []), *(categorical_methods or [])]:
-            make_method(spec)  # configuration errors surface before any work
+        specs = [*(methods or []), *(continuous_methods or []), *(categorical_methods or [])]
+        for column_specs in self.column_methods.values():
+            specs.extend(column_specs)
+        for spec in specs:
+            self._check_mode(make_method(spec))  # configuration errors surface before any work
+
+    def _check_mode(self, method: DriftMethod) -> DriftMethod:
+        if self.mode == "sketch" and method.name not in SKETCH_METHODS:
+            raise ConfigError(
+                f"methods.{method.name}",
+                "needs every value and cannot run in sketch mode; sketch mode supports "
+                + ", ".join(sorted(SKETCH_METHODS)),
+            )
+        return method
 
     def required_columns(self) -> list[str]:
         return [] if self.skip_missing_columns else list(self.column_names or [])
@@ -149,7 +241,7 @@ class UnivariateDriftCalculator(Calculator):
             specs = DEFAULT_METHODS[kind]
         chosen = []
         for spec in specs:
-            method = make_method(spec)
+            method = self._check_mode(make_method(spec))
             if kind in method.kinds:
                 chosen.append(method)
             elif strict:
@@ -173,7 +265,12 @@ class UnivariateDriftCalculator(Calculator):
     def _fit(self, reference: pd.DataFrame) -> None:
         columns = self._columns(reference)
         self.kinds_ = infer_column_kinds(reference, columns, self.column_kinds)
-        self.encoders_ = {c: _Column(c, self.kinds_[c], reference[c]) for c in columns}
+        self.encoders_ = {
+            c: _Column(
+                c, self.kinds_[c], reference[c], self.mode, self.sketch_k, self.sketch_lg_max_k
+            )
+            for c in columns
+        }
         self.methods_: dict[str, list[DriftMethod]] = {}
         chunks = self.chunker.split(reference)
         ref_rows: list[dict[str, Any]] = []
@@ -246,4 +343,47 @@ class UnivariateDriftCalculator(Calculator):
                     row = self._row(chunk, sample, col, method, value, p)
                     self._apply_bounds(row)
                     rows.append(row)
+        return Result(rows, reference=self.reference_rows_)
+
+    # -- profiles: a chunk computed in pieces -------------------------------------
+    def profile(self, data: Any, mode: Mode | None = None) -> dict[str, ColumnProfile]:
+        """Profiles of the monitored columns of ``data`` (a chunk or a piece of one).
+
+        Profiles of pieces merge (``a + b`` or ``a.merge(b)``) into the profile
+        of their union; :meth:`compare_profiles` turns merged profiles into
+        the same rows :meth:`calculate` gives for that chunk.
+        """
+        if not self.fitted_:
+            raise MonitoringError("UnivariateDriftCalculator is not fitted: call fit first")
+        frame = as_pandas(data, what="data")
+        return {
+            col: enc.profile(enc.profile_values(frame[col]), mode)
+            for col, enc in self.encoders_.items()
+            if col in frame.columns
+        }
+
+    def compare_profiles(
+        self,
+        profiles: Mapping[str, ColumnProfile],
+        *,
+        chunk_key: str = "profile",
+        chunk_index: int = 0,
+        start: pd.Timestamp | None = None,
+        end: pd.Timestamp | None = None,
+    ) -> Result:
+        """Drift rows of one chunk given as column profiles (see :meth:`profile`)."""
+        if not self.fitted_:
+            raise MonitoringError("UnivariateDriftCalculator is not fitted: call fit first")
+        unknown = sorted(set(profiles) - set(self.encoders_))
+        if unknown:
+            raise MonitoringError(f"profiles of columns the calculator does not monitor: {unknown}")
+        chunk = Chunk(chunk_index, chunk_key, np.empty(0, dtype=np.int64), start, end)
+        rows: list[dict[str, Any]] = []
+        for col, prof in profiles.items():
+            sample = self.encoders_[col].from_profile(prof)
+            for method in self.methods_[col]:
+                value, p = method.compute(sample)
+                row = self._row(chunk, sample, col, method, value, p)
+                self._apply_bounds(row)
+                rows.append(row)
         return Result(rows, reference=self.reference_rows_)

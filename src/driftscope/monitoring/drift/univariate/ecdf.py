@@ -28,6 +28,11 @@ from scipy import stats
 
 from driftscope.monitoring.drift.univariate.base import NAN, DriftMethod, MethodConfig, Outcome
 from driftscope.monitoring.drift.univariate.samples import ContinuousSample
+from driftscope.monitoring.drift.univariate.sketch import (
+    ContinuousSketch,
+    sketch_cdf_l1,
+    sketch_gaps,
+)
 
 __all__ = [
     "EnergyDistance",
@@ -166,6 +171,12 @@ def cdf_distances(
     return l1, float(np.sqrt(max(g2_a[0] + np.sum(np.maximum(sq_part, 0.0)), 0.0)))
 
 
+def _gaps(ref: Any, chunk: Any) -> tuple[float, float]:
+    if isinstance(chunk, ContinuousSketch):
+        return sketch_gaps(ref, chunk)
+    return ecdf_gaps(ref, chunk)
+
+
 class _EcdfMethod(DriftMethod):
     kinds: ClassVar[tuple[Literal["continuous"], ...]] = ("continuous",)
 
@@ -196,7 +207,7 @@ class KolmogorovSmirnov(_EcdfMethod):
     value_limits = (0.0, 1.0)
 
     def _raw(self, sample: ContinuousSample) -> Outcome:
-        d = max(ecdf_gaps(self.reference, sample))
+        d = max(_gaps(self.reference, sample))
         return d, self._p_value(d, self.reference.n, sample.n)
 
     def _p_value(self, value: float, n1: int, n2: int) -> float:
@@ -211,7 +222,7 @@ class Kuiper(_EcdfMethod):
     value_limits = (0.0, 2.0)
 
     def _raw(self, sample: ContinuousSample) -> Outcome:
-        v = float(sum(ecdf_gaps(self.reference, sample)))
+        v = float(sum(_gaps(self.reference, sample)))
         return v, kuiper_p_value(v, self.reference.n, sample.n)
 
     def _p_value(self, value: float, n1: int, n2: int) -> float:
@@ -225,6 +236,8 @@ class Wasserstein(_EcdfMethod):
     metric = "distance"
 
     def _raw(self, sample: ContinuousSample) -> Outcome:
+        if isinstance(sample, ContinuousSketch):
+            return sketch_cdf_l1(self.reference, sample) / self._scale(), NAN
         return cdf_distances(self.reference, sample)[0] / self._scale(), NAN
 
     def _scale(self) -> float:
