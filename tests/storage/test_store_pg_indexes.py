@@ -61,3 +61,18 @@ def test_copy_fast_path_and_fallback_count_right(pg_store):
     assert pg_store.add_records([make_record(i) for i in range(230, 240)]) == 10
     assert pg_store.count_records("m") == 240
     assert pg_store.query_records("m", limit=1, offset=239)[0].request_id == "r239"
+
+
+def test_record_payloads_are_plain_json(pg_store):
+    # COPY into json is cheaper than into jsonb (migration 0003)
+    with pg_store.engine.connect() as conn:
+        types = dict(
+            conn.execute(
+                text(
+                    "SELECT column_name, data_type FROM information_schema.columns "
+                    "WHERE table_name = 'records' AND column_name IN "
+                    "('features', 'prediction', 'scores', 'inputs')"
+                )
+            ).all()
+        )
+    assert types == dict.fromkeys(["features", "prediction", "scores", "inputs"], "json")

@@ -152,8 +152,8 @@ def record_params(records: Sequence[Record], dialect: str) -> list[tuple[Any, ..
 
 _PG_STAGE = (
     "CREATE TEMP TABLE IF NOT EXISTS records_in (model text, model_version text, "
-    "request_id text, row_index integer, ts timestamptz, features jsonb, prediction jsonb, "
-    "scores jsonb, inputs jsonb, latency_ms float8, status integer, error text) "
+    "request_id text, row_index integer, ts timestamptz, features json, prediction json, "
+    "scores json, inputs json, latency_ms float8, status integer, error text) "
     "ON COMMIT DELETE ROWS"
 )
 

@@ -1,0 +1,343 @@
+"""Ingest benchmark: records per second from the spool into SQLite and PostgreSQL.
+
+    .venv/bin/python benchmarks/ingest/run.py          # full sweep (minutes, idle cores)
+    .venv/bin/python benchmarks/ingest/run.py --quick  # smoke run (small volumes)
+    .venv/bin/python benchmarks/ingest/run.py --pg-url postgresql+psycopg://u@host:5432/db
+
+Workloads:
+
+- ``tabular``: OIP v2 JSON exchanges (25 FP64 features, a label and two class
+  scores) with 1 row and with 32 rows per request, written to a real spool
+  with :class:`~driftscope.capture.spool.SpoolWriter` (not timed), then
+  drained by the real :class:`~driftscope.ingest.worker.Ingestor` (timed:
+  segment read, frame check, codec decode, COPY / executemany, commit,
+  segment delete). The same segments are also decoded without storing, to
+  split the time between decoding and the database.
+- ``image``: exchanges whose request body is a 100 KB image (random bytes,
+  so nothing compresses). No image codec exists yet, so this measures the
+  storage path ingest will take for them: spool read, ``BlobStore.put``
+  (content-addressed, a local folder) and the record with its blob reference
+  through ``RecordStore.add_records``.
+
+Every measurement runs in a fresh child process, so the peak memory
+(``ru_maxrss``) is that of one measurement. PostgreSQL: ``--pg-url``, or a
+throw-away cluster started like the tests do (tests/services/postgres.py:
+loopback, ``fsync=off``, ``synchronous_commit=off``). Writes
+``benchmarks/results/ingest.json`` and ``benchmarks/results/ingest.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from driftscope.capture.exchange import Exchange
+from driftscope.capture.spool import SpoolReader, SpoolWriter
+from driftscope.codecs import get_codec
+from driftscope.config.settings import Settings
+from driftscope.ingest.worker import Ingestor
+from driftscope.storage import open_blob_store, open_store
+from driftscope.types import Record
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+RESULTS = HERE.parent / "results"
+N_FEATURES = 25
+IMAGE_BYTES = 100 * 1024
+TARGET_PG_TABULAR = 50_000
+
+
+def _settings(batch_size: int) -> Settings:
+    return Settings(
+        capture={"batch_size": batch_size},
+        models=[
+            {
+                "name": "tab",
+                "upstream": "http://127.0.0.1:9",
+                "version": "v1",
+                "schema": {
+                    "features": [{"name": f"f{i}"} for i in range(N_FEATURES)],
+                    "prediction": "label",
+                    "scores": "proba",
+                    "classes": ["no", "yes"],
+                },
+            },
+            {"name": "img", "upstream": "http://127.0.0.1:9", "task": "image_classification"},
+        ],
+    )
+
+
+def _tabular_exchange(i: int, rows: int, rng: np.random.Generator) -> Exchange:
+    x = rng.normal(size=(rows, N_FEATURES))
+    p = rng.uniform(size=rows)
+    rid = f"r{i:09d}"
+    request = {
+        "id": rid,
+        "inputs": [
+            {"name": "x", "shape": [rows, N_FEATURES], "datatype": "FP64", "data": x.tolist()}
+        ],
+    }
+    response = {
+        "id": rid,
+        "outputs": [
+            {
+                "name": "label",
+                "shape": [rows],
+                "datatype": "INT64",
+                "data": (p > 0.5).astype(int).tolist(),
+            },
+            {
+                "name": "proba",
+                "shape": [rows, 2],
+                "datatype": "FP64",
+                "data": np.stack([1 - p, p], axis=1).tolist(),
+            },
+        ],
+    }
+    return Exchange(
+        model="tab",
+        protocol="oip_v2",
+        request_id=rid,
+        method="POST",
+        path="/v2/models/tab/infer",
+        received_at=1.7e9 + i * 0.001,
+        latency_ms=1.5,
+        status=200,
+        request_headers={"content-type": "application/json"},
+        request_body=orjson.dumps(request),
+        response_headers={"content-type": "application/json"},
+        response_body=orjson.dumps(response),
+    )
+
+
+def _image_exchange(i: int, rng: np.random.Generator) -> Exchange:
+    rid = f"i{i:09d}"
+    return Exchange(
+        model="img",
+        protocol="json",
+        request_id=rid,
+        method="POST",
+        path="/predict",
+        received_at=1.7e9 + i * 0.001,
+        latency_ms=5.0,
+        status=200,
+        request_headers={"content-type": "image/jpeg"},
+        request_body=rng.bytes(IMAGE_BYTES),
+        response_headers={"content-type": "application/json"},
+        response_body=b'{"label": "cat", "scores": {"cat": 0.9, "dog": 0.1}}',
+    )
+
+
+def _write_spool(root: Path, exchanges: list[Exchange]) -> None:
+    writer = SpoolWriter(root, segment_max_bytes=16 << 20, segment_max_age_s=1e9)
+    for start in range(0, len(exchanges), 500):
+        writer.append(exchanges[start : start + 500])
+    writer.close()
+
+
+# -- one measurement (child process) -------------------------------------------------------
+
+
+def _child(spec: dict[str, Any]) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="ds-ingest-bench-"))
+    try:
+        return _measure(spec, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _measure(spec: dict[str, Any], work: Path) -> dict[str, Any]:
+    rng = np.random.default_rng(spec.get("seed", 0))
+    settings = _settings(spec["batch_size"])
+    url = spec["db_url"].replace("{work}", str(work))
+    store = open_store(url)
+    store.upgrade()
+    blobs = open_blob_store(f"file://{work / 'blobs'}")
+    spool = work / "spool"
+    if spec["workload"] == "tabular":
+        rows = spec["rows_per_request"]
+        n_req = max(1, spec["records"] // rows)
+        _write_spool(spool, [_tabular_exchange(i, rows, rng) for i in range(n_req)])
+        reader = SpoolReader(spool)
+        # decode only (segments stay): how much of the time is the codec's
+        codec, model = get_codec("oip_v2"), settings.model("tab")
+        assert model is not None
+        t0 = time.perf_counter()
+        segments = reader.ready_segments()
+        decoded = sum(len(codec.decode(ex, model)) for seg in segments for ex in reader.read(seg))
+        decode_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        stats = Ingestor(settings, store, blobs, reader).drain()
+        elapsed = time.perf_counter() - t0
+        stored, exchanges = stats.records, stats.exchanges
+        if stats.retry or stored != decoded:
+            raise RuntimeError(f"ingest stored {stored} of {decoded} records ({stats})")
+        extra = {"decode_only_records_per_s": decoded / decode_s}
+    else:
+        n = spec["records"]
+        _write_spool(spool, [_image_exchange(i, rng) for i in range(n)])
+        reader = SpoolReader(spool)
+        t0 = time.perf_counter()
+        stored = exchanges = 0
+        for seg in reader.ready_segments():
+            batch: list[Record] = []
+            for ex in reader.read(seg):
+                ref = blobs.put(ex.request_body, media_type=ex.request_headers["content-type"])
+                batch.append(
+                    Record(
+                        model=ex.model,
+                        request_id=ex.request_id,
+                        row_index=0,
+                        timestamp=_ts(ex.received_at),
+                        prediction="cat",
+                        inputs=[ref],
+                        latency_ms=ex.latency_ms,
+                        status=ex.status,
+                    )
+                )
+                if len(batch) >= spec["batch_size"]:
+                    stored += store.add_records(batch)
+                    batch = []
+            stored += store.add_records(batch)
+            exchanges += len(batch)
+            reader.done(seg)
+        elapsed = time.perf_counter() - t0
+        if stored != n:
+            raise RuntimeError(f"stored {stored} of {n} image records")
+        extra = {"mb_per_s": n * IMAGE_BYTES / elapsed / 1e6}
+    if store.count_records() != stored:
+        raise RuntimeError("count_records disagrees with what ingest reported")
+    store.close()
+    return {
+        **spec,
+        "db_url": spec["db_url"].split("@")[-1],
+        "stored": stored,
+        "elapsed_s": elapsed,
+        "records_per_s": stored / elapsed,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        **extra,
+    }
+
+
+def _ts(t: float) -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(t, UTC)
+
+
+# -- the sweep (parent) --------------------------------------------------------------------
+
+
+def _run_child(spec: dict[str, Any]) -> dict[str, Any]:
+    res = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if res.returncode != 0:
+        raise RuntimeError(f"measurement {spec} failed:\n{res.stdout}\n{res.stderr}")
+    out: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
+    return out
+
+
+def _pg_databases(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(make a fresh database URL, stop) for PostgreSQL."""
+    if args.pg_url:
+        return (lambda: args.pg_url), (lambda: None)
+    sys.path.insert(0, str(ROOT / "tests"))
+    from services.postgres import PostgresServer  # the recipe the tests use
+
+    log_dir = Path(tempfile.mkdtemp(prefix="ds-bench-pglog-"))
+    server = PostgresServer(log_dir)
+    server.start()
+    return (lambda: server.url(server.create_database())), server.close
+
+
+def _table(results: list[dict[str, Any]]) -> str:
+    head = (
+        "| workload | rows/request | backend | batch | records | records/s "
+        "| decode-only/s | peak RSS MB |"
+    )
+    lines = [head, "|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        lines.append(
+            f"| {r['workload']} | {r.get('rows_per_request', 1)} | {r['backend']} | "
+            f"{r['batch_size']} | {r['stored']} | {r['records_per_s']:,.0f} | "
+            f"{r.get('decode_only_records_per_s', float('nan')):,.0f} | {r['peak_rss_mb']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small volumes, one batch size")
+    ap.add_argument("--backends", default="sqlite,postgresql")
+    ap.add_argument("--pg-url", help="an existing PostgreSQL database (tables are created)")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(_child(json.loads(args.child))))
+        return
+    backends = args.backends.split(",")
+    batches = [2000] if args.quick else [500, 2000, 5000, 20000]
+    tab_records = 10_000 if args.quick else 200_000
+    img_records = 300 if args.quick else 5_000
+    make_pg, stop_pg = _pg_databases(args) if "postgresql" in backends else (None, lambda: None)
+    results: list[dict[str, Any]] = []
+    try:
+        for backend in backends:
+            for workload, rows_list, n in (
+                ("tabular", [1, 32], tab_records),
+                ("image", [1], img_records),
+            ):
+                for rows in rows_list:
+                    for batch in batches if workload == "tabular" else batches[:1]:
+                        db = "sqlite:///{work}/bench.db" if backend == "sqlite" else make_pg()
+                        spec = {
+                            "workload": workload,
+                            "rows_per_request": rows,
+                            "backend": backend,
+                            "batch_size": batch,
+                            "records": n,
+                            "db_url": db,
+                        }
+                        r = _run_child(spec)
+                        print(_table([r]).splitlines()[-1], flush=True)
+                        results.append(r)
+    finally:
+        stop_pg()
+    best: dict[str, Any] = {}
+    for r in results:
+        key = f"{r['workload']}/{r['rows_per_request']}/{r['backend']}"
+        if key not in best or r["records_per_s"] > best[key]["records_per_s"]:
+            best[key] = r
+    summary = {
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "quick": args.quick,
+        "results": results,
+        "best_batch_size": {k: v["batch_size"] for k, v in best.items()},
+        "target_pg_tabular_records_per_s": TARGET_PG_TABULAR,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "ingest.json").write_text(json.dumps(summary, indent=2))
+    md = _table(results) + "\n\nbest batch size: " + json.dumps(summary["best_batch_size"]) + "\n"
+    (RESULTS / "ingest.md").write_text(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
