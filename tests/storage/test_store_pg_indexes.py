@@ -76,3 +76,20 @@ def test_record_payloads_are_plain_json(pg_store):
             ).all()
         )
     assert types == dict.fromkeys(["features", "prediction", "scores", "inputs"], "json")
+
+
+def test_copy_text_escapes_round_trip(pg_store):
+    # COPY's text format: tabs, newlines, backslashes and NULLs must survive the trip
+    nasty = "a\tb\nc\\d\re \\N"
+    rec = make_record(
+        500,
+        request_id=nasty,
+        features={"path": "C:\\temp\\x", "quote": 'say "hi"\n', "n": None, "big": 1e300},
+        prediction=None,
+        error="line1\nline2\tend\\",
+        latency_ms=float("inf"),
+    )
+    assert pg_store.add_records([rec]) == 1
+    (got,) = pg_store.query_records("m", limit=1, offset=200)
+    assert got == rec
+    assert pg_store.add_records([rec]) == 0  # the staging path parses the same text

@@ -176,7 +176,7 @@ def pg_copy_records(dbapi_conn: Any, params: list[tuple[Any, ...]]) -> int:
         try:
             with cur.copy(f"COPY records ({cols}) FROM STDIN") as copy:
                 for row in params:
-                    copy.write_row(row)
+                    copy.write_row(row)  # psycopg's C formatter: cheaper than text built here
         except psycopg.errors.UniqueViolation:
             cur.execute("ROLLBACK TO SAVEPOINT records_copy")
         else:
