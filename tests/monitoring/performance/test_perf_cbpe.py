@@ -156,3 +156,71 @@ def test_confusion_matrix_rows_realized_and_expected(binary_data) -> None:
     expected = est[(est.chunk_index == 0)].set_index("metric").loc[cells, "value"].to_numpy()
     assert expected.sum() == pytest.approx(1000)
     assert np.abs(expected - counts).max() < 60
+
+
+def test_confusion_matrix_cells_have_bands_that_hold_on_calibrated_data(binary_data) -> None:
+    from driftscope.monitoring.performance import estimated_vs_realized, performance_result
+
+    reference = binary_data(20_000, seed=15)
+    analysis = binary_data(60_000, seed=16)
+    res = performance_result(
+        reference, analysis, **{**COMMON, "metrics": ["accuracy", "confusion_matrix"]}
+    )
+    beside = estimated_vs_realized(res)
+    cells = beside[beside.metric.str.startswith("cm[")]
+    assert len(cells) == 60 * 4
+    assert cells.within_band.mean() >= 0.95
+    half = (cells.upper_confidence - cells.lower_confidence) / 2
+    # The band is a count's binomial spread (tens of rows at 1000 rows), not a blanket.
+    assert half.between(5, 60).all()
+    real = res.data[(res.data.method == "realized") & res.data.metric.str.startswith("cm[")]
+    assert real.sampling_error.notna().all() and (real.sampling_error > 0).all()
+
+
+def test_estimated_vs_realized_pairs_every_estimate_with_its_chunk(binary_data) -> None:
+    from driftscope.monitoring.performance import estimated_vs_realized, performance_result
+
+    reference = binary_data(5000, seed=17)
+    analysis = binary_data(3000, seed=18)
+    analysis.loc[2000:, "y"] = np.nan  # the last chunk has no labels yet
+    res = performance_result(reference, analysis, **COMMON)
+    beside = estimated_vs_realized(res)
+    assert len(beside) == 3 * len(METRICS) and set(beside.method) == {"cbpe"}
+    acc = beside[beside.metric == "accuracy"].set_index("chunk_index")
+    first = analysis.iloc[:1000]
+    assert acc.loc[0, "realized"] == pytest.approx(skm.accuracy_score(first.y, first.pred))
+    assert acc.loc[0, "difference"] == pytest.approx(
+        acc.loc[0, "estimated"] - acc.loc[0, "realized"]
+    )
+    assert acc.loc[2, "label_coverage"] == 0.0 and np.isnan(acc.loc[2, "realized"])
+    assert pd.isna(acc.loc[2, "within_band"]) and acc.loc[:1, "within_band"].notna().all()
+    ref = estimated_vs_realized(res, reference=True)
+    assert len(ref) == 5 * len(METRICS) and ref.realized.notna().all()
+
+
+def test_performance_drift_alerts_follow_covariate_shift(binary_data) -> None:
+    reference = binary_data(20_000, seed=19)
+    analysis = pd.concat(
+        [binary_data(5000, seed=20), binary_data(5000, seed=21, shift=-1.5)], ignore_index=True
+    )
+    real = RealizedPerformance(**{**COMMON, "chunk_size": 5000}).fit(reference)
+    est = CBPE(**{**COMMON, "chunk_size": 5000}).fit(reference)
+    r = real.calculate(analysis).data.query("metric == 'accuracy'").set_index("chunk_index")
+    e = est.calculate(analysis.drop(columns="y")).data
+    e = e.query("metric == 'accuracy'").set_index("chunk_index")
+    # Inputs moved away from the decision boundary: realized accuracy leaves its
+    # bounds, and CBPE, which sees the scores move, raises the same alert.
+    assert abs(r.loc[1, "value"] - r.loc[0, "value"]) > 0.05
+    assert r.alert.tolist() == [False, True]
+    assert e.alert.tolist() == [False, True]
+    assert e.loc[1, "lower_confidence"] <= r.loc[1, "value"] <= e.loc[1, "upper_confidence"]
+
+
+def test_realized_performance_alerts_where_cbpe_cannot(binary_data) -> None:
+    reference = binary_data(20_000, seed=22)
+    analysis = pd.concat(
+        [binary_data(5000, seed=23), binary_data(5000, seed=24, concept=True)], ignore_index=True
+    )
+    real = RealizedPerformance(**COMMON).fit(reference).calculate(analysis).data
+    acc = real[real.metric == "accuracy"].set_index("chunk_index")
+    assert not acc.loc[:4, "alert"].any() and acc.loc[5:, "alert"].all()

@@ -78,3 +78,11 @@ def test_dle_validation() -> None:
         DLE(features=[], **COMMON)
     with pytest.raises(ValidationError, match="CBPE"):
         DLE(features=["x"], **{**COMMON, "task": "binary_classification"})
+
+
+def test_dle_with_a_perfect_reference_estimates_zero(regression_data) -> None:
+    reference = regression_data(2000, seed=7)
+    reference["pred"] = reference["y"]  # no error anywhere: the Poisson loss cannot fit it
+    calc = DLE(features=FEATURES, **COMMON).fit(reference)
+    est = calc.calculate(regression_data(2000, seed=8)).data
+    assert (est.value == 0.0).all()

@@ -224,3 +224,67 @@ def test_single_class_chunk_gives_nan_auc_not_an_error() -> None:
     assert np.isnan(got["roc_auc"])
     assert got["pr_auc"] == pytest.approx(skm.average_precision_score([1, 1, 1], [0.9, 0.4, 0.8]))
     assert got["recall"] == pytest.approx(2 / 3)
+
+
+def _sklearn_label_metric(base: str, avg: str, y, pred, classes) -> float:
+    if base == "specificity":
+        mcm = skm.multilabel_confusion_matrix(y, pred, labels=classes)
+        tn, fp = mcm[:, 0, 0], mcm[:, 0, 1]
+        support = mcm[:, 1, 0] + mcm[:, 1, 1]
+        if avg == "micro":
+            return float(tn.sum() / (tn + fp).sum())
+        spec = tn / (tn + fp)
+        return float(spec.mean() if avg == "macro" else (spec * support).sum() / support.sum())
+    fn = {"precision": skm.precision_score, "recall": skm.recall_score, "f1": skm.f1_score}[base]
+    return float(fn(y, pred, average=avg, labels=classes, zero_division=0.0))
+
+
+@pytest.mark.parametrize("k", [2, 4])
+@pytest.mark.parametrize("avg", ["macro", "micro", "weighted"])
+@pytest.mark.parametrize("base", ["precision", "recall", "f1", "specificity"])
+def test_every_averaged_label_metric_equals_sklearn(base: str, avg: str, k: int) -> None:
+    if k == 2:
+        y, pred, _ = _binary(11)
+        classes = [0, 1]
+    else:
+        y, pred, _, classes = _multiclass(12)
+    name = f"{base}_{avg}"
+    got = classification_metrics(y, pred, classes=classes, metrics=[name])[name]
+    assert got == pytest.approx(_sklearn_label_metric(base, avg, y, pred, classes), abs=1e-12)
+
+
+@pytest.mark.parametrize("avg", ["macro", "micro", "weighted"])
+def test_multiclass_score_metric_averages_equal_sklearn(avg: str) -> None:
+    y, pred, proba, classes = _multiclass(13)
+    onehot = (np.asarray(y)[:, None] == np.asarray(classes)[None, :]).astype(int)
+    got = classification_metrics(
+        y, pred, proba, classes=classes, metrics=[f"roc_auc_{avg}", f"pr_auc_{avg}"]
+    )
+    assert got[f"roc_auc_{avg}"] == pytest.approx(
+        skm.roc_auc_score(onehot, proba, average=avg), abs=1e-12
+    )
+    assert got[f"pr_auc_{avg}"] == pytest.approx(
+        skm.average_precision_score(onehot, proba, average=avg), abs=1e-12
+    )
+
+
+def test_multiclass_calibration_error_is_top_label_ece() -> None:
+    y, pred, proba, classes = _multiclass(14)
+    got = classification_metrics(y, pred, proba, classes=classes, metrics=["calibration_error"])
+    top = proba.max(axis=1)
+    hit = (np.asarray(y) == pred).astype(int)
+    prob_true, prob_pred = calibration_curve(hit, top, n_bins=10, strategy="uniform")
+    counts = np.histogram(top, bins=np.linspace(0, 1, 11))[0]
+    counts = counts[counts > 0]
+    expected = float(np.sum(counts * np.abs(prob_true - prob_pred)) / len(y))
+    assert got["calibration_error"] == pytest.approx(expected, abs=1e-12)
+    assert got["calibration_error"] > 0
+
+
+def test_binary_confusion_matrix_equals_sklearn_with_string_labels() -> None:
+    y, pred, _ = _binary(15)
+    ys, ps = np.where(y == 1, "pos", "neg"), np.where(pred == 1, "pos", "neg")
+    np.testing.assert_array_equal(
+        confusion_matrix(ys, ps, ["neg", "pos"]),
+        skm.confusion_matrix(ys, ps, labels=["neg", "pos"]),
+    )

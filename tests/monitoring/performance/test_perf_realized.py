@@ -161,3 +161,46 @@ def test_performance_result_combines_realized_and_estimated(binary_data, regress
         chunk_size=2000,
     )
     assert set(res.data.method) == {"realized", "dle"}
+
+
+def test_sampling_error_matches_the_spread_of_chunk_values(binary_data) -> None:
+    """The reference's standard error at 1000 rows is the std of 1000-row chunk values."""
+    metrics = ["accuracy", "f1", "f1_macro", "precision", "recall", "specificity", "roc_auc"]
+    metrics += ["log_loss", "roc_auc_weighted"]
+    reference = binary_data(20_000, seed=20)
+    analysis = binary_data(150_000, seed=21)
+    common = {**COMMON, "metrics": metrics}
+    table = RealizedPerformance(**common, chunk_size=1000).fit(reference).calculate(analysis).data
+    for metric in metrics:
+        rows = table[table.metric == metric]
+        ratio = rows.value.std(ddof=1) / rows.sampling_error.mean()
+        assert 0.8 < ratio < 1.25, (metric, ratio)
+
+
+def test_multiclass_sampling_error_matches_the_spread(multiclass_data) -> None:
+    metrics = ["accuracy", "f1", "f1_weighted", "recall", "roc_auc", "f1_micro"]
+    calc = RealizedPerformance(
+        task="multiclass_classification",
+        y_true="y",
+        y_pred="pred",
+        y_score={c: f"p_{c}" for c in "abc"},
+        metrics=metrics,
+        chunk_size=1000,
+    ).fit(multiclass_data(20_000, seed=22))
+    table = calc.calculate(multiclass_data(150_000, seed=23)).data
+    for metric in metrics:
+        rows = table[table.metric == metric]
+        ratio = rows.value.std(ddof=1) / rows.sampling_error.mean()
+        assert 0.8 < ratio < 1.25, (metric, ratio)
+
+
+def test_regression_sampling_error_matches_the_spread(regression_data) -> None:
+    metrics = ["mae", "mse", "rmse", "mape", "medae", "r2"]
+    calc = RealizedPerformance(
+        task="regression", y_true="y", y_pred="pred", metrics=metrics, chunk_size=1000
+    ).fit(regression_data(20_000, seed=24))
+    table = calc.calculate(regression_data(150_000, seed=25)).data
+    for metric in metrics:
+        rows = table[table.metric == metric]
+        ratio = rows.value.std(ddof=1) / rows.sampling_error.mean()
+        assert 0.8 < ratio < 1.25, (metric, ratio)

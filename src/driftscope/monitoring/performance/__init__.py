@@ -18,7 +18,7 @@ from driftscope.monitoring.performance.expected import CBPEEstimator
 from driftscope.monitoring.performance.realized import RealizedPerformance
 from driftscope.monitoring.performance.regression import regression_metrics
 from driftscope.monitoring.performance.sampling_error import SamplingError
-from driftscope.monitoring.performance.suite import performance_result
+from driftscope.monitoring.performance.suite import estimated_vs_realized, performance_result
 
 __all__ = [
     "CBPE",
@@ -29,6 +29,7 @@ __all__ = [
     "SamplingError",
     "classification_metrics",
     "confusion_matrix",
+    "estimated_vs_realized",
     "performance_result",
     "regression_metrics",
 ]

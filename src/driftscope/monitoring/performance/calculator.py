@@ -23,7 +23,10 @@ from driftscope.errors import MonitoringError, ValidationError
 from driftscope.monitoring.base import Calculator, require_columns
 from driftscope.monitoring.chunking import Chunk, chunker_from_options
 from driftscope.monitoring.performance.base import Bounds, make_row, value_limits
-from driftscope.monitoring.performance.classification import classification_metrics
+from driftscope.monitoring.performance.classification import (
+    classification_metrics,
+    confusion_matrix,
+)
 from driftscope.monitoring.performance.regression import regression_metrics
 from driftscope.monitoring.result import Result
 from driftscope.monitoring.thresholds import ConstantThreshold, Threshold, make_threshold
@@ -124,6 +127,7 @@ class PerformanceCalculatorBase(Calculator):
         self.label_delay, self.now = label_delay, now
         self.seed = seed
         self.bounds: dict[str, Bounds] = {}
+        self.cell_share: np.ndarray | None = None
         self._reference_rows: list[dict[str, Any]] = []
 
     # -- columns ---------------------------------------------------------------------------
@@ -187,12 +191,26 @@ class PerformanceCalculatorBase(Calculator):
         )
 
     def confusion_rows(
-        self, chunk: Chunk, cm: np.ndarray | None, n_labeled: int, pending: bool = False
+        self,
+        chunk: Chunk,
+        cm: np.ndarray | None,
+        n_labeled: int,
+        pending: bool = False,
+        *,
+        n_rows: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Rows ``cm[<true>,<predicted>]`` (counts; expected counts for CBPE), no bounds."""
+        """Rows ``cm[<true>,<predicted>]`` (counts; expected counts for CBPE), no bounds.
+
+        The sampling error of a cell's count over ``n_rows`` rows (default
+        ``n_labeled``) is ``sqrt(n_rows * q (1 - q))``, with ``q`` the cell's
+        share of the labeled reference, so the band is the count's binomial
+        spread at the reference's rates.
+        """
         if not self.confusion:
             return []
         classes = self._classes()
+        n = n_labeled if n_rows is None else n_rows
+        share = self.cell_share
         return [
             make_row(
                 chunk,
@@ -202,8 +220,10 @@ class PerformanceCalculatorBase(Calculator):
                 value=float("nan") if cm is None else float(cm[i, j]),
                 bounds=(None, None),
                 n_labeled=n_labeled,
-                se=float("nan"),
-                z=0.0,
+                se=float(np.sqrt(n * share[i, j] * (1.0 - share[i, j])))
+                if share is not None and n > 0
+                else float("nan"),
+                z=self.confidence_z,
                 pending=pending,
             )
             for i, t in enumerate(classes)
@@ -223,6 +243,12 @@ class PerformanceCalculatorBase(Calculator):
             raise MonitoringError("the reference needs labeled rows")
         if self.positive_class is None and self.task == "binary_classification":
             self.positive_class = self._classes()[-1]
+        self.cell_share = None
+        if self.confusion:
+            cm = confusion_matrix(
+                labeled[self.y_true].to_numpy(), labeled[self.y_pred].to_numpy(), self._classes()
+            )
+            self.cell_share = cm / cm.sum()
         self._fit_method(labeled)
         chunks = self.chunker.split(labeled)
         per_chunk = [self.realized(labeled.iloc[c.positions]) for c in chunks]

@@ -82,7 +82,7 @@ class CBPE(PerformanceCalculatorBase):
                 )
             if self.confusion:
                 cm = self.estimator.expected_confusion(pred[idx], chunk_scores)
-                rows.extend(self.confusion_rows(chunk, cm, n_labeled))
+                rows.extend(self.confusion_rows(chunk, cm, n_labeled, n_rows=len(idx)))
         return rows
 
     def calibration_report(self) -> list[dict[str, Any]]:

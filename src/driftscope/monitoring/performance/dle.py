@@ -18,7 +18,7 @@ from driftscope.monitoring.performance.error_model import ERROR_KIND, DLEEstimat
 class DLE(PerformanceCalculatorBase):
     """Direct loss estimation per chunk (MAE, MSE, RMSE, MAPE).
 
-    A ``HistGradientBoostingRegressor`` per error kind learns each reference
+    A ``HistGradientBoostingRegressor`` (Poisson loss) per error kind learns each reference
     row's error from ``features`` and the prediction (see
     :mod:`driftscope.monitoring.performance.error_model`); a chunk's estimate
     is the mean predicted error. Like CBPE it follows covariate shift and
