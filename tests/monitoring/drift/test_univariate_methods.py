@@ -195,3 +195,22 @@ def test_unknown_method_and_bad_params():
         make_method("nope")
     with pytest.raises(ConfigError, match="n_bins"):
         make_method({"type": "psi", "n_bins": 1})
+
+
+@pytest.mark.parametrize(
+    "n1,n2,d",
+    [
+        (200_000, 50_000, 0.008),
+        (1_000_000, 100_000, 0.005),
+        (1_000_000, 100_000, 0.02),
+        (30_000, 12_000, 0.03),
+        (300_000, 20_000, 0.001),
+        (20_000, 20_000, 0.6),
+    ],
+)
+def test_ks_p_value_large_samples_equals_scipy_kstwo(n1, n2, d):
+    from driftscope.monitoring.drift.univariate.ecdf import ks_p_value
+
+    en = round(n1 * n2 / (n1 + n2))
+    want = float(np.clip(stats.kstwo.sf(d, en), 0, 1))
+    assert ks_p_value(d, n1, n2) == pytest.approx(want, rel=1e-8, abs=1e-300)

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from driftscope.monitoring.drift.univariate.base import NAN, DriftMethod, MethodConfig, Outcome
 from driftscope.monitoring.drift.univariate.samples import ContinuousSample
@@ -45,6 +45,7 @@ __all__ = [
 ]
 
 MAX_EXACT_N = 10_000  # scipy.stats.ks_2samp's MAX_AUTO_N
+FAST_SMIRNOV_N = 5_000  # above it, SciPy's smirnov loop is slower than the vectorised sum
 
 
 def _distinct(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -108,7 +109,27 @@ def ks_p_value(d: float, n1: int, n2: int) -> float:
             if success:
                 return float(np.clip(prob, 0.0, 1.0))
     m, n = sorted([float(n1), float(n2)], reverse=True)
-    return float(np.clip(stats.kstwo.sf(d, np.round(m * n / (m + n))), 0.0, 1.0))
+    en = float(np.round(m * n / (m + n)))
+    if en > FAST_SMIRNOV_N and 1.0 < en * d < en - 1.0 and d < 0.5 and 2.2 <= en * d * d < 370.0:
+        # the branch where kstwo.sf is 2 * smirnov(en, d), whose O(en) loop takes ~0.4 s at
+        # en = 1e5: the same Birnbaum-Tingey sum, vectorised (relative difference ~1e-10)
+        return float(np.clip(2.0 * _smirnov_sf(int(en), d), 0.0, 1.0))
+    return float(np.clip(stats.kstwo.sf(d, en), 0.0, 1.0))
+
+
+def _smirnov_sf(n: int, x: float) -> float:
+    """One-sided ``P(D+_n >= x)`` (``scipy.special.smirnov``) by the Birnbaum-Tingey sum."""
+    j = np.arange(0, math.floor(n * (1.0 - x)) + 1, dtype=np.float64)
+    a = 1.0 - x - j / n
+    j, a = j[a > 0], a[a > 0]
+    logs = (
+        special.gammaln(n + 1.0)
+        - special.gammaln(j + 1.0)
+        - special.gammaln(n - j + 1.0)
+        + (n - j) * np.log(a)
+        + (j - 1.0) * np.log(x + j / n)
+    )
+    return float(x * np.exp(special.logsumexp(logs)))
 
 
 def kuiper_p_value(v: float, n1: int, n2: int) -> float:
@@ -180,19 +201,19 @@ def _gaps(ref: Any, chunk: Any) -> tuple[float, float]:
 class _EcdfMethod(DriftMethod):
     kinds: ClassVar[tuple[Literal["continuous"], ...]] = ("continuous",)
 
-    def _raw(self, sample: ContinuousSample) -> Outcome:
+    def _statistic(self, sample: ContinuousSample) -> float:
         raise NotImplementedError
 
     def _compute(self, sample: ContinuousSample) -> Outcome:
-        return self._raw(sample)
+        value = self._statistic(sample)
+        return value, self._p_value(value, self.reference.n, sample.n)
 
     def _compute_rest(self, sample: ContinuousSample, rest: Callable[[], Any]) -> Outcome:
         # F_rest - F_chunk = n / (n - m) * (F_ref - F_chunk) when the chunk is part of the reference
         n, m = self.reference.n, sample.n
         if n - m <= 0:
             return NAN, NAN
-        value, _ = self._raw(sample)
-        value *= n / (n - m)
+        value = self._statistic(sample) * n / (n - m)
         return value, self._p_value(value, n - m, m)
 
     def _p_value(self, value: float, n1: int, n2: int) -> float:
@@ -206,9 +227,8 @@ class KolmogorovSmirnov(_EcdfMethod):
     has_p_value = True
     value_limits = (0.0, 1.0)
 
-    def _raw(self, sample: ContinuousSample) -> Outcome:
-        d = max(_gaps(self.reference, sample))
-        return d, self._p_value(d, self.reference.n, sample.n)
+    def _statistic(self, sample: ContinuousSample) -> float:
+        return max(_gaps(self.reference, sample))
 
     def _p_value(self, value: float, n1: int, n2: int) -> float:
         return ks_p_value(min(value, 1.0), n1, n2)
@@ -221,9 +241,8 @@ class Kuiper(_EcdfMethod):
     has_p_value = True
     value_limits = (0.0, 2.0)
 
-    def _raw(self, sample: ContinuousSample) -> Outcome:
-        v = float(sum(_gaps(self.reference, sample)))
-        return v, kuiper_p_value(v, self.reference.n, sample.n)
+    def _statistic(self, sample: ContinuousSample) -> float:
+        return float(sum(_gaps(self.reference, sample)))
 
     def _p_value(self, value: float, n1: int, n2: int) -> float:
         return kuiper_p_value(value, n1, n2)
@@ -235,10 +254,10 @@ class Wasserstein(_EcdfMethod):
     name = "wasserstein"
     metric = "distance"
 
-    def _raw(self, sample: ContinuousSample) -> Outcome:
+    def _statistic(self, sample: ContinuousSample) -> float:
         if isinstance(sample, ContinuousSketch):
-            return sketch_cdf_l1(self.reference, sample) / self._scale(), NAN
-        return cdf_distances(self.reference, sample)[0] / self._scale(), NAN
+            return sketch_cdf_l1(self.reference, sample) / self._scale()
+        return cdf_distances(self.reference, sample)[0] / self._scale()
 
     def _scale(self) -> float:
         return 1.0
@@ -269,5 +288,5 @@ class EnergyDistance(_EcdfMethod):
     name = "energy"
     metric = "distance"
 
-    def _raw(self, sample: ContinuousSample) -> Outcome:
-        return math.sqrt(2.0) * cdf_distances(self.reference, sample, l2=True)[1], NAN
+    def _statistic(self, sample: ContinuousSample) -> float:
+        return math.sqrt(2.0) * cdf_distances(self.reference, sample, l2=True)[1]
