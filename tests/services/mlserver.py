@@ -133,6 +133,8 @@ def mlserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MLServerInfo]
     url = f"http://127.0.0.1:{http}"
     env = dict(os.environ)
     env.pop("VIRTUAL_ENV", None)
+    # small batches: OpenMP threads only spin on a busy 2-core machine
+    env["OMP_NUM_THREADS"] = "1"
     env["PATH"] = f"{MLSERVER.parent}{os.pathsep}{env.get('PATH', '')}"
     proc = ServerProcess(
         "mlserver", [MLSERVER, "start", models], root / "mlserver.log", env=env, cwd=root

@@ -166,7 +166,11 @@ def create_model_app(model: DemoModel) -> Starlette:
 def serve_model(sock: socket.socket, seed: int = 0) -> None:
     """Process target: train the model and serve it on an already bound socket."""
     import uvicorn
+    from threadpoolctl import threadpool_limits
 
+    # One row at a time needs no OpenMP team: with threads, a busy machine made
+    # predict_proba spin for seconds (p99 2 s against 12 ms on one thread, seen here).
+    threadpool_limits(limits=1)
     app = create_model_app(train_model(seed))
     config = uvicorn.Config(
         app, loop="uvloop", http="httptools", lifespan="off", access_log=False, log_level="warning"

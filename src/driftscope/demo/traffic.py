@@ -126,7 +126,14 @@ class TrafficGenerator:
                     await asyncio.wait_for(stop.wait(), max(0.0, next_at - time.monotonic()))
             stop.set()
             if self._tasks:
-                await asyncio.wait(self._tasks, timeout=30.0)
+                _, late = await asyncio.wait(self._tasks, timeout=30.0)
+                # the client closes below: requests still unanswered count as failed
+                for task in late:
+                    task.cancel()
+                if late:
+                    await asyncio.gather(*late, return_exceptions=True)
+                    self.stats.failed += len(late)
+                    self.stats.last_error = f"{len(late)} requests unanswered after 30 s"
             await asyncio.gather(*pollers)
             # ground truth still waiting for its delay goes now, so the run is complete
             await self._post_labels(client, [i for p in self._pending for i in p.items])
