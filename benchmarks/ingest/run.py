@@ -17,7 +17,8 @@ Workloads:
   so nothing compresses). No image codec exists yet, so this measures the
   storage path ingest will take for them: spool read, ``BlobStore.put``
   (content-addressed, a local folder) and the record with its blob reference
-  through ``RecordStore.add_records``.
+  through ``RecordStore.add_records``; into a folder with each database, and
+  into SeaweedFS (S3, started like the tests do) with PostgreSQL.
 
 Every measurement runs in a fresh child process, so the peak memory
 (``ru_maxrss``) is that of one measurement. PostgreSQL: ``--pg-url``, or a
@@ -165,7 +166,10 @@ def _measure(spec: dict[str, Any], work: Path) -> dict[str, Any]:
     url = spec["db_url"].replace("{work}", str(work))
     store = open_store(url)
     store.upgrade()
-    blobs = open_blob_store(f"file://{work / 'blobs'}")
+    if spec.get("blob_url"):
+        blobs = open_blob_store(spec["blob_url"], **spec.get("blob_options", {}))
+    else:
+        blobs = open_blob_store(f"file://{work / 'blobs'}")
     spool = work / "spool"
     if spec["workload"] == "tabular":
         rows = spec["rows_per_request"]
@@ -241,12 +245,13 @@ def _ts(t: float) -> Any:
 # -- the sweep (parent) --------------------------------------------------------------------
 
 
-def _run_child(spec: dict[str, Any]) -> dict[str, Any]:
+def _run_child(spec: dict[str, Any], env: dict[str, str] | None = None) -> dict[str, Any]:
     res = subprocess.run(
         [sys.executable, __file__, "--child", json.dumps(spec)],
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, **(env or {})},
     )
     if res.returncode != 0:
         raise RuntimeError(f"measurement {spec} failed:\n{res.stdout}\n{res.stderr}")
@@ -265,6 +270,21 @@ def _pg_databases(args: argparse.Namespace) -> tuple[Any, Any]:
     server = PostgresServer(log_dir)
     server.start()
     return (lambda: server.url(server.create_database())), server.close
+
+
+def _seaweed(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(S3 info or None, stop): SeaweedFS as the tests start it, when it is installed."""
+    if args.no_s3:
+        return None, lambda: None
+    sys.path.insert(0, str(ROOT / "tests"))
+    from services.s3 import WEED, SeaweedS3
+
+    if not WEED.exists():
+        print(f"SeaweedFS not found at {WEED}: image runs use the folder store only")
+        return None, lambda: None
+    server = SeaweedS3(Path(tempfile.mkdtemp(prefix="ds-bench-s3-")))
+    server.start()
+    return server.info, server.close
 
 
 def _table(results: list[dict[str, Any]]) -> str:
@@ -287,6 +307,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small volumes, one batch size")
     ap.add_argument("--backends", default="sqlite,postgresql")
     ap.add_argument("--pg-url", help="an existing PostgreSQL database (tables are created)")
+    ap.add_argument("--no-s3", action="store_true", help="skip the SeaweedFS image run")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -297,6 +318,7 @@ def main() -> None:
     tab_records = 10_000 if args.quick else 200_000
     img_records = 300 if args.quick else 5_000
     make_pg, stop_pg = _pg_databases(args) if "postgresql" in backends else (None, lambda: None)
+    s3, stop_s3 = _seaweed(args) if "postgresql" in backends else (None, lambda: None)
     results: list[dict[str, Any]] = []
     try:
         for backend in backends:
@@ -318,7 +340,22 @@ def main() -> None:
                         r = _run_child(spec)
                         print(_table([r]).splitlines()[-1], flush=True)
                         results.append(r)
+        if s3 is not None:  # the production pairing for images: PostgreSQL + S3
+            spec = {
+                "workload": "image",
+                "rows_per_request": 1,
+                "backend": "postgresql+s3",
+                "batch_size": batches[0],
+                "records": img_records,
+                "db_url": make_pg(),
+                "blob_url": f"s3://{s3.bucket}/bench",
+                "blob_options": {"endpoint_url": s3.endpoint_url, "region": s3.region},
+            }
+            r = _run_child(spec, s3.env())
+            print(_table([r]).splitlines()[-1], flush=True)
+            results.append(r)
     finally:
+        stop_s3()
         stop_pg()
     best: dict[str, Any] = {}
     for r in results:
