@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +43,12 @@ def test_demo_runs_and_stores_drifting_records_with_labels(tmp_path: Path) -> No
         store.close()
     assert [m["name"] for m in models] == ["credit-risk"]
     assert len(frame) >= 100, output
+    # every request was answered, and every row sent was stored (sample rate 1.0)
+    sent = re.findall(r"requests sent (\d+) \((\d+) rows\)\s+failed (\d+)", output)
+    assert sent, output
+    _, rows, failed = (int(v) for v in sent[-1])
+    assert failed == 0, output
+    assert len(frame) == rows, output
     assert set(data.FEATURES) <= set(frame.columns)
     assert frame["prediction"].isin([0, 1]).all()
     # about half of the rows got ground truth, posted through the API
