@@ -96,3 +96,16 @@ def test_errors():
         calc.calculate(_data(100).assign(a="text"))
     with pytest.raises(MonitoringError, match="no rows"):
         UnivariateDriftCalculator().fit(_data(0))
+
+
+def test_threads_over_columns_give_the_same_result():
+    ref, new = _data(4000, seed=6), _data(2000, shift=0.3, seed=7)
+    results = [
+        UnivariateDriftCalculator(chunker={"type": "count", "chunk_number": 4}, n_jobs=jobs)
+        .fit(ref)
+        .calculate(new)
+        for jobs in (1, 3, None)
+    ]
+    for other in results[1:]:
+        pd.testing.assert_frame_equal(results[0].data, other.data)
+        pd.testing.assert_frame_equal(results[0].reference, other.reference)

@@ -87,27 +87,50 @@ class ColumnProfile:
     # -- building ---------------------------------------------------------------
     def update(self, values: Any) -> Self:
         """Add a batch of values (missing values are counted, not profiled)."""
-        series = pd.Series(values)
-        isna = series.isna().to_numpy()
-        self.missing += int(isna.sum())
-        present = series[~isna]
         if self.kind == "continuous":
-            x = np.asarray(pd.to_numeric(present), dtype=np.float64)
-            if x.size:
-                self._merge_moments(x.size, float(x.mean()), float(((x - x.mean()) ** 2).sum()))
-                self.min, self.max = min(self.min, float(x.min())), max(self.max, float(x.max()))
-                if self.kll is not None:
-                    self.kll.update(np.array(x, dtype=np.float64, order="C", copy=True))
-                else:
-                    self._parts.append(x)
+            return self._update_continuous(values)
+        series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+        isna = series.isna().to_numpy()
+        present = series[~isna]
+        # count distinct raw values first, then key them as strings (one str() per distinct)
+        return self.update_counts(present.value_counts(sort=False), int(isna.sum()))
+
+    def update_counts(self, counts: Any, missing: int = 0) -> Self:
+        """Add categorical counts (``{category: count}``) and ``missing`` missing values."""
+        if self.kind != "categorical":
+            raise ValidationError("update_counts needs a categorical profile")
+        batch: Counter[str] = Counter()
+        for item, count in dict(counts).items():
+            if count < 0:
+                raise ValidationError(f"negative count {count!r} for {item!r}")
+            if count:
+                batch[str(item)] += int(count)
+        self.missing += int(missing)
+        self.n += sum(batch.values())
+        if self.items is not None:
+            for key, count in batch.items():
+                self.items.update(key, count)
         else:
-            self.n += int(present.size)
-            batch = Counter(present.astype(str).tolist())
-            if self.items is not None:
-                for item, count in batch.items():
-                    self.items.update(item, count)
+            self.counts.update(batch)
+        return self
+
+    def _update_continuous(self, values: Any) -> Self:
+        if isinstance(values, np.ndarray) and values.dtype.kind == "f":
+            raw = np.asarray(values, dtype=np.float64)
+        else:
+            raw = np.asarray(pd.to_numeric(pd.Series(values)), dtype=np.float64)
+        isna = np.isnan(raw)
+        n_missing = int(isna.sum())
+        self.missing += n_missing
+        x = raw[~isna] if n_missing else raw
+        if x.size:
+            mean = float(x.mean())
+            self._merge_moments(x.size, mean, float(np.dot(x - mean, x - mean)))
+            self.min, self.max = min(self.min, float(x.min())), max(self.max, float(x.max()))
+            if self.kll is not None:
+                self.kll.update(np.ascontiguousarray(x, dtype=np.float64))
             else:
-                self.counts.update(batch)
+                self._parts.append(x.copy() if x is values else x)
         return self
 
     def _merge_moments(self, n: int, mean: float, m2: float) -> None:

@@ -28,7 +28,9 @@ chunk in pieces, merge the pieces and compare the merged profile.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 import numpy as np
@@ -77,8 +79,10 @@ class _Column:
     ) -> None:
         self.name, self.kind, self.mode, self.k, self.lg_max_k = name, kind, mode, k, lg_max_k
         self.categories = pd.Index([])
+        self.vocab: dict[str, int] = {}  # sketch mode: category key -> code, grows on encode
+        self.vocab_keys: list[str] = []
         if kind == "categorical" and mode == "sketch":
-            counts = self.profile(self.profile_values(reference)).category_counts()
+            counts = self.profile(self.encode(reference)).category_counts()
             self.categories = pd.Index(sorted(counts, key=lambda c: (-counts[c], c)))
         elif kind == "categorical":
             codes, uniques = pd.factorize(reference, use_na_sentinel=True)
@@ -88,6 +92,17 @@ class _Column:
         self.keys = [str(c) for c in self.categories]
 
     def encode(self, series: pd.Series) -> np.ndarray:
+        if self.mode == "sketch" and self.kind == "categorical":
+            local, uniques = pd.factorize(series, use_na_sentinel=True)
+            ids = np.empty(len(uniques) + 1, dtype=np.int64)
+            for i, value in enumerate(uniques):
+                key = str(value)
+                if key not in self.vocab:
+                    self.vocab[key] = len(self.vocab_keys)
+                    self.vocab_keys.append(key)
+                ids[i] = self.vocab[key]
+            ids[-1] = -2  # the NA sentinel -1 picks it
+            return ids[local]
         if self.mode == "sketch":  # +-inf count as missing, as in exact mode
             return self.profile_values(series)
         if self.kind == "continuous":
@@ -110,6 +125,10 @@ class _Column:
             "continuous" if self.kind == "continuous" else "categorical"
         )
         prof = ColumnProfile(kind, mode or self.mode, k=self.k, lg_max_k=self.lg_max_k)
+        if kind == "categorical" and encoded.dtype.kind == "i":  # sketch-mode codes
+            counts = np.bincount(encoded[encoded >= 0], minlength=len(self.vocab_keys))
+            present = {self.vocab_keys[i]: int(counts[i]) for i in np.flatnonzero(counts)}
+            return prof.update_counts(present, int((encoded == -2).sum()))
         return prof.update(encoded)
 
     def from_profile(self, profile: ColumnProfile) -> Sample:
@@ -159,6 +178,9 @@ class UnivariateDriftCalculator(Calculator):
     sketch_k, sketch_lg_max_k
         KLL ``k`` and frequent-items ``lg_max_k`` of sketch mode (larger is
         more accurate and uses more memory).
+    n_jobs
+        Threads over columns (default 1: none; ``None``: the CPU count, at
+        most 8). Results do not depend on it.
 
     Examples
     --------
@@ -190,6 +212,7 @@ class UnivariateDriftCalculator(Calculator):
         mode: Mode = "exact",
         sketch_k: int = 200,
         sketch_lg_max_k: int = 10,
+        n_jobs: int | None = 1,
     ) -> None:
         super().__init__(chunker=chunker, timestamp_column=timestamp_column)
         if mode not in ("exact", "sketch"):
@@ -199,6 +222,7 @@ class UnivariateDriftCalculator(Calculator):
         if not 3 <= sketch_lg_max_k <= 24:
             raise ConfigError("sketch_lg_max_k", f"must be in [3, 24], not {sketch_lg_max_k!r}")
         self.mode: Mode = mode
+        self.n_jobs = n_jobs
         self.sketch_k, self.sketch_lg_max_k = sketch_k, sketch_lg_max_k
         self.skip_missing_columns = skip_missing_columns
         self.column_names = list(column_names) if column_names is not None else None
@@ -273,28 +297,47 @@ class UnivariateDriftCalculator(Calculator):
         }
         self.methods_: dict[str, list[DriftMethod]] = {}
         chunks = self.chunker.split(reference)
-        ref_rows: list[dict[str, Any]] = []
         self.bounds_: dict[tuple[str, str], tuple[float | None, float | None]] = {}
-        for col, enc in self.encoders_.items():
+
+        def fit_column(col: str) -> tuple[list[DriftMethod], list[dict[str, Any]], dict[str, Any]]:
+            enc = self.encoders_[col]
             encoded = enc.encode(reference[col])
             full = enc.sample(encoded)
-            self.methods_[col] = [m.fit(full) for m in self._methods_for(col, enc.kind)]
-            per_method: dict[str, list[float]] = {m.name: [] for m in self.methods_[col]}
+            methods = [m.fit(full) for m in self._methods_for(col, enc.kind)]
+            per_method: dict[str, list[float]] = {m.name: [] for m in methods}
+            rows: list[dict[str, Any]] = []
             for chunk in chunks:
                 sample = enc.sample(encoded[chunk.positions])
                 rest = self._rest_factory(enc, encoded, chunk)
-                for method in self.methods_[col]:
+                for method in methods:
                     value, p = method.compute(sample, rest)
                     per_method[method.name].append(value)
-                    ref_rows.append(self._row(chunk, sample, col, method, value, p))
-            for method in self.methods_[col]:
-                threshold = self._threshold_for(col, method.name)
-                self.bounds_[(col, method.name)] = threshold.bounds(
-                    per_method[method.name], method.value_limits
-                )
+                    rows.append(self._row(chunk, sample, col, method, value, p))
+            bounds = {
+                m.name: self._threshold_for(col, m.name).bounds(per_method[m.name], m.value_limits)
+                for m in methods
+            }
+            return methods, rows, bounds
+
+        ref_rows: list[dict[str, Any]] = []
+        for col, (methods, rows, bounds) in zip(
+            columns, self._map(fit_column, columns), strict=True
+        ):
+            self.methods_[col] = methods
+            ref_rows.extend(rows)
+            for name, bound in bounds.items():
+                self.bounds_[(col, name)] = bound
         for row in ref_rows:
             self._apply_bounds(row)
         self.reference_rows_ = ref_rows
+
+    def _map(self, fn: Callable[[str], Any], columns: Sequence[str]) -> list[Any]:
+        """``[fn(c) for c in columns]``, over ``n_jobs`` threads (NumPy releases the GIL)."""
+        jobs = self.n_jobs if self.n_jobs is not None else min(os.cpu_count() or 1, 8)
+        if jobs <= 1 or len(columns) <= 1:
+            return [fn(c) for c in columns]
+        with ThreadPoolExecutor(max_workers=min(jobs, len(columns))) as pool:
+            return list(pool.map(fn, columns))
 
     @staticmethod
     def _rest_factory(enc: _Column, encoded: np.ndarray, chunk: Chunk) -> Callable[[], Any]:
@@ -331,18 +374,23 @@ class UnivariateDriftCalculator(Calculator):
 
     def _calculate(self, analysis: pd.DataFrame) -> Result:
         chunks = self.chunker.split(analysis)
-        rows: list[dict[str, Any]] = []
-        for col, enc in self.encoders_.items():
-            if col not in analysis.columns:  # only with skip_missing_columns
-                continue
+        # only with skip_missing_columns can a column be absent
+        present = [c for c in self.encoders_ if c in analysis.columns]
+
+        def calculate_column(col: str) -> list[dict[str, Any]]:
+            enc = self.encoders_[col]
             encoded = enc.encode(analysis[col])
+            out: list[dict[str, Any]] = []
             for chunk in chunks:
                 sample = enc.sample(encoded[chunk.positions])
                 for method in self.methods_[col]:
                     value, p = method.compute(sample)
                     row = self._row(chunk, sample, col, method, value, p)
                     self._apply_bounds(row)
-                    rows.append(row)
+                    out.append(row)
+            return out
+
+        rows = [row for part in self._map(calculate_column, present) for row in part]
         return Result(rows, reference=self.reference_rows_)
 
     # -- profiles: a chunk computed in pieces -------------------------------------
