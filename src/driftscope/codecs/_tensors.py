@@ -6,6 +6,7 @@ import base64
 import math
 import struct
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -200,6 +201,82 @@ def parse_tensor(
     return Tensor(name, datatype, list(shape), rows, params), offset
 
 
+#: JSON fast path: the one Python type a datatype's elements must all have (exactly, so
+#: ``bool`` is not taken for ``int``) and, for integers, the range the datatype holds.
+_FAST: dict[str, tuple[type, int, int]] = {"FP64": (float, 0, 0), "BOOL": (bool, 0, 0)}
+for _name, _dt in DTYPES.items():
+    if _dt.kind in "iu":
+        _info = np.iinfo(_dt)
+        _FAST[_name] = (int, int(_info.min), int(_info.max))
+_LIST_ONLY = {list}
+
+
+def _fast_rows(data: list[Any], datatype: str, shape: list[Any]) -> list[Any] | None:
+    """The rows of a rank-1 or rank-2 JSON tensor without NumPy, or None to take the full path.
+
+    Only when every element already is the Python value the full path would produce
+    (FP64: floats, not ints; INT*/UINT*: ints in range; BOOL: bools), so the result is
+    the same objects ``np.asarray(...).astype(...).tolist()`` would give, minus the cost.
+    Anything else (other datatypes, ragged or mistyped data, empty tensors) returns None
+    and the full path decides, errors included.
+    """
+    spec = _FAST.get(datatype)
+    if spec is None or not data:
+        return None
+    want, lo, hi = spec
+    ndim = len(shape)
+    if ndim == 1:
+        n = shape[0]
+        if type(n) is not int or len(data) != n:
+            return None
+        flat = data
+        rows = data
+    elif ndim == 2:
+        n, f = shape
+        if type(n) is not int or type(f) is not int or n <= 0 or f <= 0:
+            return None
+        if len(data) == n and set(map(type, data)) == _LIST_ONLY:
+            if set(map(len, data)) != {f}:
+                return None
+            flat = list(chain.from_iterable(data))
+            rows = data
+        elif len(data) == n * f:
+            flat = data
+            rows = None
+        else:
+            return None
+    else:
+        return None
+    if set(map(type, flat)) != {want}:
+        return None
+    if want is int and (min(flat) < lo or max(flat) > hi):
+        return None
+    if rows is None:
+        rows = [data[i : i + f] for i in range(0, n * f, f)]
+    return rows
+
+
+def _fast_tensor(obj: Any) -> Tensor | None:
+    """A JSON tensor through :func:`_fast_rows`, or None (the caller takes the full path)."""
+    if type(obj) is not dict:
+        return None
+    name = obj.get("name")
+    shape = obj.get("shape")
+    data = obj.get("data")
+    if type(name) is not str or type(shape) is not list or type(data) is not list:
+        return None
+    params = obj.get("parameters") or {}
+    if type(params) is not dict or "binary_data_size" in params:
+        return None
+    datatype = obj.get("datatype")
+    if type(datatype) is not str:
+        return None
+    rows = _fast_rows(data, datatype, shape)
+    if rows is None:
+        return None
+    return Tensor(name, datatype, list(shape), rows, params)
+
+
 def parse_tensors(
     doc: dict[str, Any], key: str, where: str, binary: memoryview | None
 ) -> list[Tensor]:
@@ -210,6 +287,9 @@ def parse_tensors(
     offset = 0
     tensors: list[Tensor] = []
     for i, obj in enumerate(items):
-        tensor, offset = parse_tensor(obj, f"{where}.{key}[{i}]", binary, offset)
+        # binary tensors take offsets in order: once one is seen, every later one goes the full way
+        tensor = _fast_tensor(obj) if binary is None else None
+        if tensor is None:
+            tensor, offset = parse_tensor(obj, f"{where}.{key}[{i}]", binary, offset)
         tensors.append(tensor)
     return tensors
