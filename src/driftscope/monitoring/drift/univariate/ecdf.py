@@ -56,18 +56,24 @@ def _distinct(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return sorted_values[keep], np.flatnonzero(keep) + 1
 
 
-def _ties(ref: ContinuousSample) -> tuple[np.ndarray, np.ndarray]:
-    """For each sorted reference position: first index of its tie group, and one past its last."""
+def _ties(ref: ContinuousSample) -> tuple[np.ndarray, np.ndarray] | None:
+    """For each sorted reference position: first index of its tie group, and one past its last.
+
+    ``None`` when the reference has no ties (then they are ``i`` and ``i + 1``).
+    """
     if "ties" not in ref.cache:
         r = ref.sorted
         new = np.empty(r.size, dtype=bool)
         new[0] = True
-        new[1:] = r[1:] != r[:-1]
-        starts = np.flatnonzero(new)
-        group = np.cumsum(new) - 1
-        ends = np.append(starts[1:], r.size)
-        ref.cache["ties"] = (starts[group], ends[group])
-    ties: tuple[np.ndarray, np.ndarray] = ref.cache["ties"]
+        np.not_equal(r[1:], r[:-1], out=new[1:])
+        if new.all():
+            ref.cache["ties"] = None
+        else:
+            starts = np.flatnonzero(new)
+            group = np.cumsum(new) - 1
+            ends = np.append(starts[1:], r.size)
+            ref.cache["ties"] = (starts[group], ends[group])
+    ties: tuple[np.ndarray, np.ndarray] | None = ref.cache["ties"]
     return ties
 
 
@@ -78,10 +84,10 @@ def _compare(ref: ContinuousSample, chunk: ContinuousSample) -> dict[str, Any]:
         r = ref.sorted
         uniq, below = _distinct(chunk.sorted)
         j_right = np.searchsorted(r, uniq, side="right")
-        tie_start, _ = _ties(ref)
+        ties = _ties(ref)
         prev = np.maximum(j_right - 1, 0)
         hit = (j_right > 0) & (r[prev] == uniq)
-        j_left = np.where(hit, tie_start[prev], j_right)
+        j_left = j_right - hit if ties is None else np.where(hit, ties[0][prev], j_right)
         chunk.cache[key] = {"uniq": uniq, "below": below, "j_right": j_right, "j_left": j_left}
     cmp: dict[str, Any] = chunk.cache[key]
     return cmp
@@ -146,15 +152,21 @@ def kuiper_p_value(v: float, n1: int, n2: int) -> float:
     return float(np.clip(2.0 * terms.sum(), 0.0, 1.0))
 
 
-def _cdf_terms(ref: ContinuousSample, x: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, ...]:
-    """``G1(x) = int_-inf^x F_ref`` and ``G2(x) = int_-inf^x F_ref**2``; ``j = #{ref <= x}``."""
+def _cdf_terms(
+    ref: ContinuousSample, x: np.ndarray, j: np.ndarray, l2: bool = False
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``G1(x) = int_-inf^x F_ref`` and ``G2(x) = int_-inf^x F_ref**2`` (only with ``l2``).
+
+    ``j = #{ref <= x}``.
+    """
     r = ref.sorted
-    c1, c2 = ref.cdf_integrals
     idx = np.maximum(j - 1, 0)
     level = j / r.size
     width = np.where(j > 0, x - r[idx], 0.0)
-    g1 = np.where(j > 0, c1[idx] + level * width, 0.0)
-    g2 = np.where(j > 0, c2[idx] + level * level * width, 0.0)
+    g1 = np.where(j > 0, ref.cdf_integral_1[idx] + level * width, 0.0)
+    if not l2:
+        return g1, None
+    g2 = np.where(j > 0, ref.cdf_integral_2[idx] + level * level * width, 0.0)
     return g1, g2
 
 
@@ -166,11 +178,11 @@ def cdf_distances(
     n, m = ref.n, chunk.n
     cmp = _compare(ref, chunk)
     uniq, below, j_right = cmp["uniq"], cmp["below"], cmp["j_right"]
-    _, tie_end = _ties(ref)
+    ties = _ties(ref)
     k = below / m
     # intervals [u_i, u_i+1) where F_chunk = k_i; the last runs to max(reference max, u_last)
     b_last = max(r[-1], uniq[-1])
-    g1_pts, g2_pts = _cdf_terms(ref, np.append(uniq, b_last), np.append(j_right, n))
+    g1_pts, g2_pts = _cdf_terms(ref, np.append(uniq, b_last), np.append(j_right, n), l2)
     a, b = uniq, np.append(uniq[1:], b_last)
     g1_a, g1_b = g1_pts[:-1], g1_pts[1:]
     # F_ref crosses k at the ceil(k n)-th reference value
@@ -180,7 +192,8 @@ def cdf_distances(
     abs_part = np.abs((g1_b - k * b) - (g1_a - k * a))
     if inside.any():
         xi = x_star[inside]
-        g1_c, _ = _cdf_terms(ref, xi, tie_end[j_star[inside] - 1])
+        j_in = j_star[inside]
+        g1_c, _ = _cdf_terms(ref, xi, j_in if ties is None else ties[1][j_in - 1])
         ki = k[inside]
         h_c = g1_c - ki * xi
         h_a = g1_a[inside] - ki * a[inside]
@@ -188,7 +201,7 @@ def cdf_distances(
         abs_part[inside] = h_a + h_b - 2.0 * h_c
     # before the first chunk value F_chunk = 0
     l1 = float(g1_a[0] + np.sum(np.maximum(abs_part, 0.0)))
-    if not l2:
+    if g2_pts is None:
         return l1, NAN
     g2_a, g2_b = g2_pts[:-1], g2_pts[1:]
     sq_part = (g2_b - g2_a) - 2.0 * k * (g1_b - g1_a) + k * k * (b - a)

@@ -50,16 +50,35 @@ class ContinuousSample:
     def var(self) -> float:
         return float(self.values.var(ddof=1)) if self.n > 1 else float("nan")
 
-    @cached_property
+    @property
     def cdf_integrals(self) -> tuple[np.ndarray, np.ndarray]:
         """``C1[i] = int F`` and ``C2[i] = int F**2`` from the minimum up to ``sorted[i]``."""
+        return self.cdf_integral_1, self.cdf_integral_2
+
+    @cached_property
+    def _level_gaps(self) -> np.ndarray:
         r = self.sorted
-        n = r.size
-        level = np.arange(1, n, dtype=np.float64) / n  # F on [r[l-1], r[l])
-        gaps = np.diff(r)
-        c1 = np.concatenate(([0.0], np.cumsum(level * gaps)))
-        c2 = np.concatenate(([0.0], np.cumsum(level * level * gaps)))
-        return c1, c2
+        level = np.arange(1, r.size, dtype=np.float64) / r.size  # F on [r[l-1], r[l])
+        out: np.ndarray = level * np.diff(r)
+        return out
+
+    @cached_property
+    def cdf_integral_1(self) -> np.ndarray:
+        """``C1[i] = int F`` from the minimum up to ``sorted[i]``."""
+        c1 = np.empty(self.sorted.size)
+        c1[:1] = 0.0
+        np.cumsum(self._level_gaps, out=c1[1:])
+        return c1
+
+    @cached_property
+    def cdf_integral_2(self) -> np.ndarray:
+        """``C2[i] = int F**2`` from the minimum up to ``sorted[i]``."""
+        r = self.sorted
+        level = np.arange(1, r.size, dtype=np.float64) / r.size
+        c2 = np.empty(r.size)
+        c2[:1] = 0.0
+        np.cumsum(level * self._level_gaps, out=c2[1:])
+        return c2
 
     @cached_property
     def spread(self) -> dict[str, float]:
