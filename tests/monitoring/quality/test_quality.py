@@ -75,3 +75,40 @@ def test_schema_rows_in_result():
         ("missing_feature", "y"),
     }
     assert schema["alert"].all()
+
+
+def test_range_and_unseen_bounds_learned_leave_one_out():
+    rng = np.random.default_rng(7)
+    cats = [f"c{i}" for i in range(40)]
+    p = 1.0 / np.arange(1, 41) ** 1.5
+    p /= p.sum()
+
+    def frame(n, seed):
+        r = np.random.default_rng(seed)
+        return pd.DataFrame({"x": r.standard_normal(n), "k": r.choice(cats, n, p=p)})
+
+    ref = frame(10_000, 11)
+    calc = DataQualityCalculator(chunker={"type": "size", "chunk_size": 1000}).fit(ref)
+    # reference values: chunk i against the range / categories of the other nine
+    refrows = pd.DataFrame(calc.reference_rows_)
+    oor = refrows.query("column == 'x' and metric == 'out_of_range_rate'")["value"].to_numpy()
+    unseen = refrows.query("column == 'k' and metric == 'unseen_rate'")["value"].to_numpy()
+    for i in range(10):
+        part, rest = (
+            ref.iloc[i * 1000 : (i + 1) * 1000],
+            ref.drop(ref.index[i * 1000 : (i + 1) * 1000]),
+        )
+        want = ((part.x < rest.x.min()) | (part.x > rest.x.max())).mean()
+        assert oor[i] == pytest.approx(want)
+        assert unseen[i] == pytest.approx((~part.k.isin(set(rest.k))).mean())
+    assert oor.max() > 0  # new extremes do happen on undrifted data
+    # 40 chunks of undrifted data: range and unseen-category figures stay quiet...
+    res = calc.calculate(frame(40_000, int(rng.integers(1 << 30))))
+    quiet = res.data.query("metric in ['out_of_range_rate', 'unseen_rate']")
+    assert quiet.alert.mean() <= 0.05
+    # ...and a shifted chunk still alerts
+    shifted = frame(1000, 3)
+    shifted["x"] += 2.5
+    shifted.loc[:99, "k"] = "new"
+    out = calc.calculate(shifted).data.set_index(["column", "metric"])["alert"]
+    assert out[("x", "out_of_range_rate")] and out[("k", "unseen_rate")]

@@ -3,10 +3,13 @@
 Rows use ``method="quality"`` and these metrics, per column:
 
 - ``missing_rate``: share of missing values (NaN, None, NaT);
-- continuous: ``out_of_range_rate`` (outside the reference's [min, max]),
+- continuous: ``out_of_range_rate`` (outside the reference's [min, max]; on the
+  reference chunks, each chunk against the range of the others, so the learned
+  bounds say how often undrifted data lands outside),
   ``mean``, ``std``, ``q05``, ``q50``, ``q95``;
 - categorical: ``unseen_rate`` (values the reference never showed, among
-  non-missing) and ``cardinality`` (distinct non-missing values);
+  non-missing; on the reference chunks, against the other chunks' categories)
+  and ``cardinality`` (distinct non-missing values);
 
 and ``row_count`` for column ``"*"``. Schema issues (see
 :func:`~driftscope.monitoring.quality.schema.check_schema`) are rows with
@@ -103,7 +106,9 @@ class DataQualityCalculator(Calculator):
                 )
             else:
                 self.categories_[col] = pd.Index(pd.unique(reference[col].dropna()))
-        rows = self._rows(reference, self.chunker.split(reference), cols)
+        ref_chunks = self.chunker.split(reference)
+        rows = self._rows(reference, ref_chunks, cols)
+        self._leave_one_out(reference, ref_chunks, rows)
         values: dict[tuple[str, str], list[float]] = {}
         for row in rows:
             values.setdefault((row["column"], row["metric"]), []).append(row["value"])
@@ -116,6 +121,57 @@ class DataQualityCalculator(Calculator):
                 limits = (0.0, None)
             self.bounds_[(col, metric)] = self._threshold(col, metric).bounds(vals, limits)
         self.reference_rows_ = [self._bounded(r) for r in rows]
+
+    def _leave_one_out(
+        self, reference: pd.DataFrame, chunks: list[Chunk], rows: list[dict[str, Any]]
+    ) -> None:
+        """Reference ``out_of_range_rate`` and ``unseen_rate``: each chunk against the rest.
+
+        Against the whole reference both rates are 0 on every reference chunk by
+        construction, so bounds learned from them would be (0, 0) and any new
+        extreme value would alert. Chunk ``i`` is compared with the range (or the
+        categories) of the other reference chunks instead: how often a chunk of
+        undrifted data falls outside what the rest showed. With a single
+        reference chunk the values stay as they are.
+        """
+        if len(chunks) < 2:
+            return
+        loo: dict[tuple[str, str, int], float] = {}
+        for col in self.columns_:
+            if self.kinds_[col] == "continuous":
+                values = numeric_values(reference[col])
+                parts = [values[c.positions] for c in chunks]
+                parts = [v[np.isfinite(v)] for v in parts]
+                mins = np.array([v.min() if v.size else np.inf for v in parts])
+                maxs = np.array([v.max() if v.size else -np.inf for v in parts])
+                for i, (chunk, v) in enumerate(zip(chunks, parts, strict=True)):
+                    if not v.size:
+                        continue
+                    lo, hi = np.delete(mins, i).min(), np.delete(maxs, i).max()
+                    loo[(col, "out_of_range_rate", chunk.index)] = float(
+                        ((v < lo) | (v > hi)).mean()
+                    )
+            else:
+                series = reference[col]
+                codes = pd.Index(self.categories_[col]).get_indexer(series)
+                n_cat = len(self.categories_[col])
+                present_in = np.zeros((len(chunks), n_cat), dtype=bool)
+                chunk_codes = []
+                for i, chunk in enumerate(chunks):
+                    c = codes[chunk.positions]
+                    c = c[c >= 0]
+                    chunk_codes.append(c)
+                    present_in[i, c] = True
+                n_chunks_with = present_in.sum(axis=0)
+                for chunk, c in zip(chunks, chunk_codes, strict=True):
+                    if not c.size:
+                        continue
+                    # a category seen in this chunk only is unseen by the others
+                    loo[(col, "unseen_rate", chunk.index)] = float((n_chunks_with[c] == 1).mean())
+        for row in rows:
+            key = (row["column"], row["metric"], row["chunk_index"])
+            if key in loo:
+                row["value"] = loo[key]
 
     def _bounded(self, row: dict[str, Any]) -> dict[str, Any]:
         lower, upper = self.bounds_.get((row["column"], row["metric"]), (None, None))
