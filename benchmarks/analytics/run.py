@@ -65,6 +65,8 @@ def markdown(runs: list[dict]) -> str:
         lines.append("| side | compute s | process s | peak MB | alerting columns |")
         lines.append("|---|---|---|---|---|")
         for r in run["sides"]:
+            if r["side"] == "report":
+                continue
             if "error" in r:
                 lines.append(f"| {r['side']} | failed | | | |")
                 continue

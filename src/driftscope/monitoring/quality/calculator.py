@@ -152,8 +152,7 @@ class DataQualityCalculator(Calculator):
                         ((v < lo) | (v > hi)).mean()
                     )
             else:
-                series = reference[col]
-                codes = pd.Index(self.categories_[col]).get_indexer(series)
+                _, codes = _codes(reference[col], pd.Index(self.categories_[col]))
                 n_cat = len(self.categories_[col])
                 present_in = np.zeros((len(chunks), n_cat), dtype=bool)
                 chunk_codes = []
@@ -220,7 +219,8 @@ class DataQualityCalculator(Calculator):
                     for name, q in zip(QUANTILES, qs, strict=True):
                         add(chunk, col, name, q, k)
             else:
-                codes = self.categories_[col].get_indexer(series)
+                local, codes = _codes(series, self.categories_[col])
+                n_local = int(local.max()) + 1 if local.size else 0
                 for chunk in chunks:
                     c = codes[chunk.positions]
                     present = ~isna[chunk.positions]
@@ -228,7 +228,9 @@ class DataQualityCalculator(Calculator):
                     add(chunk, col, "missing_rate", (~present).mean() if m else np.nan, m)
                     unseen = ((c == -1) & present).sum() / k if k else np.nan
                     add(chunk, col, "unseen_rate", unseen, k)
-                    distinct = series.iloc[chunk.positions].nunique(dropna=True)
+                    seen = local[chunk.positions]
+                    counts = np.bincount(seen[seen >= 0], minlength=n_local)
+                    distinct = int(np.count_nonzero(counts))
                     add(chunk, col, "cardinality", distinct, k)
         return rows
 
@@ -255,3 +257,13 @@ class DataQualityCalculator(Calculator):
 
     def required_columns(self) -> list[str]:
         return []
+
+
+def _codes(series: pd.Series, categories: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+    """``(factorize codes, positions in categories)``; -1 for missing and unknown values.
+
+    One lookup per distinct value instead of one per row.
+    """
+    local, uniques = pd.factorize(series, use_na_sentinel=True)
+    lookup = np.append(np.asarray(categories.get_indexer(uniques), dtype=np.int64), -1)
+    return np.asarray(local, dtype=np.int64), lookup[local]
