@@ -11,10 +11,10 @@ from dataclasses import replace
 import orjson
 import pytest
 
-from conftest import FEATURES, oip_exchange, settings_for
 from driftscope.errors import StorageError
 from driftscope.ingest import Ingestor, IngestStats
 from driftscope.storage.sql.engine import sqlite_file
+from ingest.conftest import FEATURES, oip_exchange, settings_for
 
 
 @pytest.fixture

@@ -116,12 +116,22 @@ class Ingestor:
     # -- one segment -----------------------------------------------------------------------
 
     def _segment(self, segment: Path, stats: IngestStats) -> None:
+        """Decode and store one segment; delete it only once all of it is committed.
+
+        Records are stored in batches of ``batch_size`` as they are decoded (only one
+        batch is held at a time, which keeps the garbage collector's work small). A
+        storage failure propagates and the segment stays for a replay, which the unique
+        record key makes idempotent. Capture errors are stored after the records, still
+        before the segment goes.
+        """
         exchanges = self.reader.read(segment)
-        records: list[Record] = []
+        pending: list[Record] = []
         errors: list[CaptureErrorRow] = []
+        decoded = inserted = 0
+        batch_size = self.batch_size
         for ex in exchanges:
             try:
-                records.extend(self._decode(ex))
+                pending.extend(self._decode(ex))
             except CodecError as exc:
                 log.warning(
                     "capture error: model=%s request_id=%s: %s", ex.model, ex.request_id, exc
@@ -131,16 +141,20 @@ class Ingestor:
                 log.exception("codec failure: model=%s request_id=%s", ex.model, ex.request_id)
                 message = f"codec failure: {type(exc).__name__}: {exc}"
                 errors.append(self._capture_error(ex, message))
+            while len(pending) >= batch_size:
+                batch, pending = pending[:batch_size], pending[batch_size:]
+                decoded += len(batch)
+                inserted += self.store.add_records(batch)
+        if pending:
+            decoded += len(pending)
+            inserted += self.store.add_records(pending)
         if errors:
             self.store.add_capture_errors(errors)
-        inserted = 0
-        for start in range(0, len(records), self.batch_size):
-            inserted += self.store.add_records(records[start : start + self.batch_size])
         # everything is committed: only now may the segment go
         self.reader.done(segment)
         stats.exchanges += len(exchanges)
         stats.records += inserted
-        stats.duplicates += len(records) - inserted
+        stats.duplicates += decoded - inserted
         stats.capture_errors += len(errors)
 
     def _decode(self, ex: Exchange) -> list[Record]:
