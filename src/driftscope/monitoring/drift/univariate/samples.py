@@ -40,7 +40,11 @@ class ContinuousSample:
 
     @cached_property
     def sorted(self) -> np.ndarray:
-        return np.sort(self.values)
+        # the sorted copy replaces the values (every method is order-free), so a
+        # fitted reference holds one array per column, not two
+        ordered = np.sort(self.values)
+        self.values = ordered
+        return ordered
 
     @cached_property
     def mean(self) -> float:
@@ -55,11 +59,13 @@ class ContinuousSample:
         """``C1[i] = int F`` and ``C2[i] = int F**2`` from the minimum up to ``sorted[i]``."""
         return self.cdf_integral_1, self.cdf_integral_2
 
-    @cached_property
-    def _level_gaps(self) -> np.ndarray:
+    def _level_gaps(self, power: int) -> np.ndarray:
+        """``F**power * width`` of each interval ``[sorted[l-1], sorted[l])``."""
         r = self.sorted
         level = np.arange(1, r.size, dtype=np.float64) / r.size  # F on [r[l-1], r[l])
-        out: np.ndarray = level * np.diff(r)
+        out: np.ndarray = np.diff(r)
+        for _ in range(power):
+            out *= level
         return out
 
     @cached_property
@@ -67,17 +73,15 @@ class ContinuousSample:
         """``C1[i] = int F`` from the minimum up to ``sorted[i]``."""
         c1 = np.empty(self.sorted.size)
         c1[:1] = 0.0
-        np.cumsum(self._level_gaps, out=c1[1:])
+        np.cumsum(self._level_gaps(1), out=c1[1:])
         return c1
 
     @cached_property
     def cdf_integral_2(self) -> np.ndarray:
         """``C2[i] = int F**2`` from the minimum up to ``sorted[i]``."""
-        r = self.sorted
-        level = np.arange(1, r.size, dtype=np.float64) / r.size
-        c2 = np.empty(r.size)
+        c2 = np.empty(self.sorted.size)
         c2[:1] = 0.0
-        np.cumsum(level * self._level_gaps, out=c2[1:])
+        np.cumsum(self._level_gaps(2), out=c2[1:])
         return c2
 
     @cached_property
