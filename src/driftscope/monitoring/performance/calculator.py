@@ -251,7 +251,10 @@ class PerformanceCalculatorBase(Calculator):
             self.cell_share = cm / cm.sum()
         self._fit_method(labeled)
         chunks = self.chunker.split(labeled)
-        per_chunk = [self.realized(labeled.iloc[c.positions]) for c in chunks]
+        # Only the columns the metrics read: slicing every feature column per chunk costs more.
+        needed = list(dict.fromkeys([self.y_true, self.y_pred, *self.score_columns()]))
+        metric_frame = labeled[needed]
+        per_chunk = [self.realized(metric_frame.iloc[c.positions]) for c in chunks]
         self.bounds = {}
         for m in self.metrics:
             values = [v[m] for v in per_chunk]

@@ -23,6 +23,12 @@ Step 3 exists because on calibrated scores step 4 alone is a coin toss
 their full resolution.
 
 Multiclass scores calibrated per class are renormalised to sum to one per row.
+
+The isotonic fits are scikit-learn's pool-adjacent-violators
+(:func:`sklearn.isotonic.isotonic_regression`) on the distinct scores, which
+are sorted once per class and reused by every fold; prediction interpolates
+linearly between the fitted points and clips outside them, as
+``IsotonicRegression(out_of_bounds="clip")`` does.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from typing import Any
 
 import numpy as np
 from scipy.stats import chi2
-from sklearn.isotonic import IsotonicRegression
+from sklearn.isotonic import isotonic_regression
 from sklearn.model_selection import StratifiedKFold
 
 from driftscope.monitoring.performance.classification import calibration_error
@@ -49,8 +55,36 @@ class CalibrationCheck:
     ece_calibrated: float = float("nan")
 
 
-def _isotonic() -> IsotonicRegression:
-    return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+@dataclass(frozen=True)
+class IsotonicCurve:
+    """A fitted non-decreasing map: linear between ``x`` (ascending) and clipped outside."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def predict(self, score: np.ndarray) -> np.ndarray:
+        return np.interp(np.asarray(score, dtype=np.float64), self.x, self.y)
+
+
+def isotonic_sorted(score: np.ndarray, y: np.ndarray) -> IsotonicCurve:
+    """Isotonic regression of ``y`` on ``score``, both ordered by ascending ``score``.
+
+    Rows sharing a score are pooled (their mean, weighted by their count)
+    before pool-adjacent-violators, with the fit bounded to [0, 1].
+    """
+    if not np.all(np.isfinite(score)):
+        raise ValueError("isotonic calibration needs finite scores")
+    starts = np.r_[0, np.flatnonzero(np.diff(score) > 0) + 1]
+    counts = np.diff(np.r_[starts, len(score)]).astype(np.float64)
+    means = np.add.reduceat(y.astype(np.float64), starts) / counts
+    fitted = isotonic_regression(means, sample_weight=counts, y_min=0.0, y_max=1.0)
+    return IsotonicCurve(score[starts].astype(np.float64), np.asarray(fitted, dtype=np.float64))
+
+
+def fit_isotonic(score: np.ndarray, y: np.ndarray) -> IsotonicCurve:
+    """Isotonic regression of ``y`` (in {0, 1}) on ``score``, in any order."""
+    order = np.argsort(score, kind="stable")
+    return isotonic_sorted(score[order], y[order])
 
 
 def calibration_p_value(y: np.ndarray, score: np.ndarray, n_bins: int = 10) -> float:
@@ -89,9 +123,15 @@ def needs_calibration(
             False, f"scores are consistent with calibration (goodness-of-fit p={p_value:.3g})"
         )
     raw, cal = [], []
+    order = np.argsort(score, kind="stable")
+    sorted_score, sorted_y = score[order], y[order]
+    in_train = np.empty(len(y), dtype=bool)
     splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    for train, test in splitter.split(score.reshape(-1, 1), y):
-        iso = _isotonic().fit(score[train], y[train])
+    for train, test in splitter.split(np.zeros((len(y), 1)), y):
+        in_train[:] = False
+        in_train[train] = True
+        keep = in_train[order]
+        iso = isotonic_sorted(sorted_score[keep], sorted_y[keep])
         raw.append(calibration_error(y[test].astype(float), score[test], n_bins))
         cal.append(calibration_error(y[test].astype(float), iso.predict(score[test]), n_bins))
     ece_raw, ece_cal = float(np.mean(raw)), float(np.mean(cal))
@@ -121,7 +161,7 @@ class Calibrator:
     n_bins: int = 10
     seed: int = 0
     checks: list[CalibrationCheck] = field(default_factory=list)
-    _models: list[IsotonicRegression | None] = field(default_factory=list, repr=False)
+    _models: list[IsotonicCurve | None] = field(default_factory=list, repr=False)
 
     positive: int | None = None
 
@@ -145,7 +185,7 @@ class Calibrator:
                     y, s, folds=self.folds, n_bins=self.n_bins, seed=self.seed
                 )
             self.checks.append(check)
-            self._models.append(_isotonic().fit(s, y) if check.calibrate else None)
+            self._models.append(fit_isotonic(s, y) if check.calibrate else None)
         return self
 
     @property

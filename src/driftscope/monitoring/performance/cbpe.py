@@ -12,7 +12,7 @@ from driftscope.monitoring.base import as_pandas
 from driftscope.monitoring.chunking import Chunk
 from driftscope.monitoring.performance.base import make_row
 from driftscope.monitoring.performance.calculator import PerformanceCalculatorBase
-from driftscope.monitoring.performance.expected import CBPEEstimator
+from driftscope.monitoring.performance.expected import CBPEEstimator, expected_confusion
 
 
 class CBPE(PerformanceCalculatorBase):
@@ -57,15 +57,20 @@ class CBPE(PerformanceCalculatorBase):
     def _rows(
         self, frame: pd.DataFrame, chunks: list[Chunk], *, reference: bool = False
     ) -> list[dict[str, Any]]:
-        pred = frame[self.y_pred].to_numpy()
-        scores = self.scores(frame)
-        has_target = self.y_true in frame.columns
+        calibrated, raw, pred_idx = self.estimator.prepare(
+            frame[self.y_pred].to_numpy(), self.scores(frame)
+        )
+        labeled = (
+            frame[self.y_true].notna().to_numpy()
+            if self.y_true in frame.columns
+            else np.zeros(len(frame), dtype=bool)
+        )
         rows: list[dict[str, Any]] = []
         for chunk in chunks:
             idx = chunk.positions
-            chunk_scores = None if scores is None else scores[idx]
-            values = self.estimator.estimate(pred[idx], chunk_scores)
-            n_labeled = int(frame[self.y_true].iloc[idx].notna().sum()) if has_target else 0
+            chunk_cal, chunk_pred = calibrated[idx], pred_idx[idx]
+            values = self.estimator.estimate_prepared(chunk_cal, raw[idx], chunk_pred)
+            n_labeled = int(labeled[idx].sum())
             for m in self.metrics:
                 rows.append(
                     make_row(
@@ -81,7 +86,7 @@ class CBPE(PerformanceCalculatorBase):
                     )
                 )
             if self.confusion:
-                cm = self.estimator.expected_confusion(pred[idx], chunk_scores)
+                cm = expected_confusion(chunk_cal, chunk_pred)
                 rows.extend(self.confusion_rows(chunk, cm, n_labeled, n_rows=len(idx)))
         return rows
 

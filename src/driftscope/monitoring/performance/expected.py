@@ -154,11 +154,25 @@ class CBPEEstimator:
 
     def estimate(self, y_pred: Any, y_score: Any) -> dict[str, float]:
         """Estimated metrics for one chunk of predictions and scores."""
+        return self.estimate_prepared(*self.prepare(y_pred, y_score))
+
+    def prepare(self, y_pred: Any, y_score: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Calibrated scores, raw scores and predicted-class indices of a whole frame.
+
+        Row-wise, so a chunk's estimate is :meth:`estimate_prepared` on the
+        chunk's rows of these arrays: calibrating once serves every chunk.
+        """
         raw = proba_matrix(y_score, len(self.classes))
+        return self.calibrator.transform(raw), raw, label_indices(y_pred, self.classes)
+
+    def estimate_prepared(
+        self, calibrated: np.ndarray, raw: np.ndarray, pred_idx: np.ndarray
+    ) -> dict[str, float]:
+        """Estimated metrics from the rows of :meth:`prepare`'s arrays."""
         return estimate_metrics(
-            self.calibrator.transform(raw),
+            calibrated,
             raw,
-            label_indices(y_pred, self.classes),
+            pred_idx,
             self.metrics,
             positive=self.positive,
             zero_division=self.zero_division,
