@@ -108,7 +108,7 @@ def main() -> None:
     rows = args.rows or ([100_000] if args.quick else [100_000, 1_000_000])
     sides = args.sides or [
         "driftscope",
-        "driftscope_threads",
+        "driftscope_serial",
         "driftscope_sketch",
         "nannyml",
         "evidently",

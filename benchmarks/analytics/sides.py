@@ -1,9 +1,11 @@
 """One measured side per process: ``python sides.py SIDE REF NEW RESULT [--chunks K]``.
 
-Sides: ``driftscope``, ``driftscope_threads`` (threads over columns, one per
-CPU) and ``driftscope_sketch`` (run by .venv), ``nannyml``,
+Sides: ``driftscope`` (its defaults: exact mode, threads over columns at
+this size), ``driftscope_serial`` (``n_jobs=1``), ``driftscope_threads``
+(``n_jobs=None``, one thread per CPU) and ``driftscope_sketch`` (run by .venv), ``nannyml``,
 ``evidently`` and ``evidently_chunks`` (run by benchmarks/.venv-peers), and
-``report`` (driftscope's HTML report on a wide table). Each loads its data,
+``report`` (driftscope's HTML report on a wide table), and ``load`` (the
+data loaded, nothing computed: the floor under the others' figures). Each loads its data,
 then times the computation only; the parent measures the whole process
 (wall time and peak RSS).
 """
@@ -28,7 +30,11 @@ from data import CATEGORICAL, CONTINUOUS  # noqa: E402
 
 
 def driftscope(
-    ref: pd.DataFrame, new: pd.DataFrame, chunks: int, mode: str = "exact", n_jobs: int | None = 1
+    ref: pd.DataFrame,
+    new: pd.DataFrame,
+    chunks: int,
+    mode: str = "exact",
+    n_jobs: int | str | None = "auto",
 ) -> dict:
     from driftscope.monitoring import UnivariateDriftCalculator
 
@@ -43,7 +49,7 @@ def driftscope(
         categorical_methods=["chi2", "jensen_shannon"],
         chunker={"type": "count", "chunk_number": chunks},
         mode=mode,  # type: ignore[arg-type]
-        n_jobs=n_jobs,
+        n_jobs=n_jobs,  # type: ignore[arg-type]
     )
     result = calc.fit(ref).calculate(new)
     seconds = time.perf_counter() - start
@@ -144,9 +150,16 @@ def report(ref: pd.DataFrame, new: pd.DataFrame, chunks: int, width: int = 200) 
     }
 
 
+def load(ref: pd.DataFrame, new: pd.DataFrame, chunks: int) -> dict:
+    """Nothing but the loaded data: the floor under every side's process time and memory."""
+    return {"seconds": 0.0, "rows": int(len(ref) + len(new))}
+
+
 SIDES = {
+    "load": load,
     "driftscope": driftscope,
     "driftscope_sketch": lambda r, n, k: driftscope(r, n, k, mode="sketch"),
+    "driftscope_serial": lambda r, n, k: driftscope(r, n, k, n_jobs=1),
     "driftscope_threads": lambda r, n, k: driftscope(r, n, k, n_jobs=None),
     "nannyml": nannyml,
     "evidently": evidently,

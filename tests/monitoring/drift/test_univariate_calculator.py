@@ -98,6 +98,28 @@ def test_errors():
         UnivariateDriftCalculator().fit(_data(0))
 
 
+def test_auto_threads_at_scale_give_the_same_result_as_one_thread():
+    from driftscope.monitoring.drift.univariate.calculator import AUTO_THREADS_MIN_ROWS
+
+    n = AUTO_THREADS_MIN_ROWS
+    ref, new = _data(n, seed=8), _data(n, shift=0.2, seed=9)
+    new.loc[::7, "b"] = np.nan
+    chunker = {"type": "count", "chunk_number": 5}
+    auto = UnivariateDriftCalculator(chunker=chunker)
+    assert auto.n_jobs == "auto"
+    serial = UnivariateDriftCalculator(chunker=chunker, n_jobs=1)
+    got, want = auto.fit(ref).calculate(new), serial.fit(ref).calculate(new)
+    pd.testing.assert_frame_equal(got.data, want.data)
+    pd.testing.assert_frame_equal(got.reference, want.reference)
+    assert got.data["column"].tolist() == want.data["column"].tolist()
+
+
+@pytest.mark.parametrize("jobs", [0, -1, 1.5, "many"])
+def test_invalid_n_jobs_is_a_config_error(jobs):
+    with pytest.raises(ConfigError, match="n_jobs"):
+        UnivariateDriftCalculator(n_jobs=jobs)
+
+
 def test_threads_over_columns_give_the_same_result():
     ref, new = _data(4000, seed=6), _data(2000, shift=0.3, seed=7)
     results = [

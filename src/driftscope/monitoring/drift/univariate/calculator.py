@@ -50,7 +50,11 @@ from driftscope.monitoring.profiles import ColumnProfile
 from driftscope.monitoring.result import Result, chunk_fields
 from driftscope.monitoring.thresholds import Threshold, alerts, make_threshold
 
-__all__ = ["DEFAULT_METHODS", "UnivariateDriftCalculator"]
+__all__ = ["AUTO_THREADS_MIN_ROWS", "DEFAULT_METHODS", "UnivariateDriftCalculator"]
+
+# below it, starting threads costs more than the columns' work (about 1 ms per column)
+AUTO_THREADS_MIN_ROWS = 50_000
+MAX_THREADS = 8
 
 DEFAULT_METHODS: dict[str, tuple[str, ...]] = {
     "continuous": ("ks", "jensen_shannon", "wasserstein_norm"),
@@ -179,8 +183,13 @@ class UnivariateDriftCalculator(Calculator):
         KLL ``k`` and frequent-items ``lg_max_k`` of sketch mode (larger is
         more accurate and uses more memory).
     n_jobs
-        Threads over columns (default 1: none; ``None``: the CPU count, at
-        most 8). Results do not depend on it.
+        Threads over columns: ``"auto"`` (default) uses one per CPU (at most
+        8 and at most one per column) when the data has at least
+        :data:`AUTO_THREADS_MIN_ROWS` rows and runs in the calling thread
+        otherwise; ``None`` always uses the CPU count (at most 8); an int
+        that many (1: none). NumPy's sorts and searches release the GIL, so
+        columns run in parallel. Results do not depend on it: rows come back
+        in column order and each column's figures are computed the same way.
 
     Examples
     --------
@@ -212,7 +221,7 @@ class UnivariateDriftCalculator(Calculator):
         mode: Mode = "exact",
         sketch_k: int = 200,
         sketch_lg_max_k: int = 10,
-        n_jobs: int | None = 1,
+        n_jobs: int | Literal["auto"] | None = "auto",
     ) -> None:
         super().__init__(chunker=chunker, timestamp_column=timestamp_column)
         if mode not in ("exact", "sketch"):
@@ -222,6 +231,9 @@ class UnivariateDriftCalculator(Calculator):
         if not 3 <= sketch_lg_max_k <= 24:
             raise ConfigError("sketch_lg_max_k", f"must be in [3, 24], not {sketch_lg_max_k!r}")
         self.mode: Mode = mode
+        valid_int = isinstance(n_jobs, int) and n_jobs >= 1
+        if n_jobs is not None and n_jobs != "auto" and not valid_int:
+            raise ConfigError("n_jobs", f"must be 'auto', None or an int >= 1, not {n_jobs!r}")
         self.n_jobs = n_jobs
         self.sketch_k, self.sketch_lg_max_k = sketch_k, sketch_lg_max_k
         self.skip_missing_columns = skip_missing_columns
@@ -321,7 +333,7 @@ class UnivariateDriftCalculator(Calculator):
 
         ref_rows: list[dict[str, Any]] = []
         for col, (methods, rows, bounds) in zip(
-            columns, self._map(fit_column, columns), strict=True
+            columns, self._map(fit_column, columns, len(reference)), strict=True
         ):
             self.methods_[col] = methods
             ref_rows.extend(rows)
@@ -331,9 +343,18 @@ class UnivariateDriftCalculator(Calculator):
             self._apply_bounds(row)
         self.reference_rows_ = ref_rows
 
-    def _map(self, fn: Callable[[str], Any], columns: Sequence[str]) -> list[Any]:
-        """``[fn(c) for c in columns]``, over ``n_jobs`` threads (NumPy releases the GIL)."""
-        jobs = self.n_jobs if self.n_jobs is not None else min(os.cpu_count() or 1, 8)
+    def _jobs(self, rows: int) -> int:
+        cpus = min(os.cpu_count() or 1, MAX_THREADS)
+        if self.n_jobs == "auto":
+            return cpus if rows >= AUTO_THREADS_MIN_ROWS else 1
+        return cpus if self.n_jobs is None else int(self.n_jobs)
+
+    def _map(self, fn: Callable[[str], Any], columns: Sequence[str], rows: int) -> list[Any]:
+        """``[fn(c) for c in columns]``, over ``n_jobs`` threads (NumPy releases the GIL).
+
+        The order of the results is the order of ``columns`` whatever the threads.
+        """
+        jobs = self._jobs(rows)
         if jobs <= 1 or len(columns) <= 1:
             return [fn(c) for c in columns]
         with ThreadPoolExecutor(max_workers=min(jobs, len(columns))) as pool:
@@ -390,7 +411,8 @@ class UnivariateDriftCalculator(Calculator):
                     out.append(row)
             return out
 
-        rows = [row for part in self._map(calculate_column, present) for row in part]
+        parts = self._map(calculate_column, present, len(analysis))
+        rows = [row for part in parts for row in part]
         return Result(rows, reference=self.reference_rows_)
 
     # -- profiles: a chunk computed in pieces -------------------------------------
