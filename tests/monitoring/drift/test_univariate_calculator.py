@@ -131,3 +131,29 @@ def test_threads_over_columns_give_the_same_result():
     for other in results[1:]:
         pd.testing.assert_frame_equal(results[0].data, other.data)
         pd.testing.assert_frame_equal(results[0].reference, other.reference)
+
+
+def test_samples_never_sort_the_callers_array_and_count_codes_exactly():
+    from driftscope.monitoring.drift.univariate.samples import CategoricalSample, ContinuousSample
+
+    raw = np.array([3.0, 1.0, 2.0])
+    sample = ContinuousSample.from_raw(raw)
+    assert sample.sorted.tolist() == [1.0, 2.0, 3.0]
+    assert raw.tolist() == [3.0, 1.0, 2.0]
+    mine = np.array([3.0, np.nan, 1.0])
+    owned = ContinuousSample.from_raw(mine, owned=True)
+    assert owned.sorted.tolist() == [1.0, 3.0] and owned.missing == 1
+    codes = np.array([0, 2, -1, -2, 2, -1, -1, 1])
+    cat = CategoricalSample.from_codes(codes, 4)
+    assert cat.counts.tolist() == [1.0, 1.0, 2.0, 0.0, 3.0] and cat.missing == 1
+
+
+def test_reference_codes_kept_at_fit_equal_encoding_the_reference_again():
+    from driftscope.monitoring.drift.univariate.calculator import _Column
+
+    series = pd.Series(["b", None, "a", "b", "c", "b", "a", None])
+    column = _Column("c", "categorical", series)
+    again = column.encode(series)
+    kept = column.encode_reference(series)
+    assert kept.tolist() == again.tolist() == [0, -2, 1, 0, 2, 0, 1, -2]
+    assert column.encode_reference(series).tolist() == again.tolist()  # later calls encode

@@ -93,7 +93,20 @@ class _Column:
             counts_ = np.bincount(codes[codes >= 0], minlength=len(uniques))
             order = np.argsort(-counts_, kind="stable")
             self.categories = pd.Index(uniques[order])
+            # the reference's own codes, kept for the fit (one factorisation instead of two)
+            lookup = np.empty(len(uniques) + 1, dtype=np.int64)
+            lookup[order] = np.arange(len(uniques))
+            lookup[-1] = -2  # the NA sentinel -1 picks it
+            self._reference_codes: np.ndarray | None = lookup[codes]
         self.keys = [str(c) for c in self.categories]
+
+    def encode_reference(self, reference: pd.Series) -> np.ndarray:
+        """:meth:`encode` of the reference this column was built from (once, at fit)."""
+        codes = getattr(self, "_reference_codes", None)
+        if codes is not None:
+            self._reference_codes = None
+            return codes
+        return self.encode(reference)
 
     def encode(self, series: pd.Series) -> np.ndarray:
         if self.mode == "sketch" and self.kind == "categorical":
@@ -146,11 +159,12 @@ class _Column:
             return ContinuousSketch(profile)
         return ContinuousSample(profile.values, profile.missing)
 
-    def sample(self, encoded: np.ndarray) -> Sample:
+    def sample(self, encoded: np.ndarray, owned: bool = False) -> Sample:
+        """``owned``: ``encoded`` is a fresh array nothing else uses (it may be sorted in place)."""
         if self.mode == "sketch":
             return self.from_profile(self.profile(encoded))
         if self.kind == "continuous":
-            return ContinuousSample.from_raw(encoded)
+            return ContinuousSample.from_raw(encoded, owned)
         return CategoricalSample.from_codes(encoded, len(self.categories))
 
 
@@ -313,13 +327,13 @@ class UnivariateDriftCalculator(Calculator):
 
         def fit_column(col: str) -> tuple[list[DriftMethod], list[dict[str, Any]], dict[str, Any]]:
             enc = self.encoders_[col]
-            encoded = enc.encode(reference[col])
+            encoded = enc.encode_reference(reference[col])
             full = enc.sample(encoded)
             methods = [m.fit(full) for m in self._methods_for(col, enc.kind)]
             per_method: dict[str, list[float]] = {m.name: [] for m in methods}
             rows: list[dict[str, Any]] = []
             for chunk in chunks:
-                sample = enc.sample(encoded[chunk.positions])
+                sample = enc.sample(encoded[chunk.positions], owned=True)
                 rest = self._rest_factory(enc, encoded, chunk)
                 for method in methods:
                     value, p = method.compute(sample, rest)
@@ -368,7 +382,7 @@ class UnivariateDriftCalculator(Calculator):
             if not cache:
                 keep = np.ones(encoded.size, dtype=bool)
                 keep[chunk.positions] = False
-                cache.append(enc.sample(encoded[keep]))
+                cache.append(enc.sample(encoded[keep], owned=True))
             return cache[0]
 
         return rest
@@ -403,7 +417,7 @@ class UnivariateDriftCalculator(Calculator):
             encoded = enc.encode(analysis[col])
             out: list[dict[str, Any]] = []
             for chunk in chunks:
-                sample = enc.sample(encoded[chunk.positions])
+                sample = enc.sample(encoded[chunk.positions], owned=True)
                 for method in self.methods_[col]:
                     value, p = method.compute(sample)
                     row = self._row(chunk, sample, col, method, value, p)

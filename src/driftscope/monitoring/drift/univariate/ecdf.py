@@ -160,13 +160,17 @@ def _cdf_terms(
     ``j = #{ref <= x}``.
     """
     r = ref.sorted
-    idx = np.maximum(j - 1, 0)
+    idx = j - 1
+    np.maximum(idx, 0, out=idx)
     level = j / r.size
-    width = np.where(j > 0, x - r[idx], 0.0)
-    g1 = np.where(j > 0, ref.cdf_integral_1[idx] + level * width, 0.0)
+    # where j = 0 the level is 0 and C[0] = 0, so the terms are 0 without a mask
+    width = x - r[idx]
+    g1 = ref.cdf_integral_1[idx]
+    g1 += level * width
     if not l2:
         return g1, None
-    g2 = np.where(j > 0, ref.cdf_integral_2[idx] + level * level * width, 0.0)
+    g2 = ref.cdf_integral_2[idx]
+    g2 += level * level * width
     return g1, g2
 
 

@@ -25,14 +25,18 @@ class ContinuousSample:
     values: np.ndarray
     missing: int = 0
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+    # the values are this sample's own array (not a caller's), so they may be sorted in place
+    owned: bool = field(default=False, repr=False)
 
     @classmethod
-    def from_raw(cls, raw: np.ndarray) -> ContinuousSample:
-        raw = np.asarray(raw, dtype=np.float64)
-        finite = np.isfinite(raw)
+    def from_raw(cls, raw: np.ndarray, owned: bool = False) -> ContinuousSample:
+        """The finite values of ``raw``; ``owned``: nothing else uses ``raw``."""
+        arr = np.asarray(raw, dtype=np.float64)
+        owned = owned or arr is not raw
+        finite = np.isfinite(arr)
         if finite.all():
-            return cls(raw, 0)
-        return cls(raw[finite], int((~finite).sum()))
+            return cls(arr, 0, owned=owned)
+        return cls(arr[finite], int(finite.size - np.count_nonzero(finite)), owned=True)
 
     @property
     def n(self) -> int:
@@ -42,8 +46,12 @@ class ContinuousSample:
     def sorted(self) -> np.ndarray:
         # the sorted copy replaces the values (every method is order-free), so a
         # fitted reference holds one array per column, not two
-        ordered = np.sort(self.values)
-        self.values = ordered
+        if self.owned:
+            self.values.sort()
+            ordered = self.values
+        else:
+            ordered = np.sort(self.values)
+            self.values = ordered
         return ordered
 
     @cached_property
@@ -105,12 +113,12 @@ class CategoricalSample:
     @classmethod
     def from_codes(cls, codes: np.ndarray, n_categories: int) -> CategoricalSample:
         """``codes``: -2 missing, -1 unseen, 0..n_categories-1 reference categories."""
-        codes = np.asarray(codes)
-        missing = int((codes == -2).sum())
-        kept = codes[codes != -2]
-        kept = np.where(kept == -1, n_categories, kept)
-        counts = np.bincount(kept, minlength=n_categories + 1).astype(np.float64)
-        return cls(counts, missing)
+        # one pass: bin 0 counts missing values (-2), bin 1 unseen ones (-1)
+        tally = np.bincount(np.asarray(codes) + 2, minlength=n_categories + 2)
+        counts = np.empty(n_categories + 1, dtype=np.float64)
+        counts[:-1] = tally[2:]
+        counts[-1] = tally[1]
+        return cls(counts, int(tally[0]))
 
     @property
     def n(self) -> int:
