@@ -224,3 +224,19 @@ def test_realized_performance_alerts_where_cbpe_cannot(binary_data) -> None:
     real = RealizedPerformance(**COMMON).fit(reference).calculate(analysis).data
     acc = real[real.metric == "accuracy"].set_index("chunk_index")
     assert not acc.loc[:4, "alert"].any() and acc.loc[5:, "alert"].all()
+
+
+@pytest.mark.parametrize("n", [2, 50, 5000])
+def test_isotonic_fit_matches_scikit_learn(n: int) -> None:
+    from sklearn.isotonic import IsotonicRegression
+
+    from driftscope.monitoring.performance.calibration import fit_isotonic
+
+    rng = np.random.default_rng(n)
+    score = np.round(rng.random(n), 2)  # ties pool
+    y = (rng.random(n) < score**2).astype(float)
+    y[:2] = [0.0, 1.0]
+    ours = fit_isotonic(score, y)
+    theirs = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(score, y)
+    probe = np.r_[np.linspace(-0.2, 1.2, 301), score]
+    np.testing.assert_allclose(ours.predict(probe), theirs.predict(probe), atol=1e-12)

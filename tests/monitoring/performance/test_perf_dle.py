@@ -86,3 +86,24 @@ def test_dle_with_a_perfect_reference_estimates_zero(regression_data) -> None:
     calc = DLE(features=FEATURES, **COMMON).fit(reference)
     est = calc.calculate(regression_data(2000, seed=8)).data
     assert (est.value == 0.0).all()
+
+
+def test_dle_thread_cap_changes_nothing_but_the_threads(regression_data, monkeypatch) -> None:
+    from driftscope.monitoring.performance import error_model
+
+    seen: list[int | None] = []
+    original = error_model.threadpool_limits
+
+    def spy(limits=None, user_api=None):
+        seen.append(limits)
+        return original(limits=limits, user_api=user_api)
+
+    monkeypatch.setattr(error_model, "threadpool_limits", spy)
+    reference = regression_data(8000, seed=6)
+    analysis = regression_data(4000, seed=7, shift=1.0).drop(columns="y")
+    one = DLE(features=FEATURES, **COMMON).fit(reference).calculate(analysis).data
+    assert seen and set(seen) == {1}  # the default: one OpenMP thread for fit and predict
+    seen.clear()
+    every = DLE(features=FEATURES, n_threads=None, **COMMON).fit(reference).calculate(analysis)
+    assert seen and set(seen) == {None}
+    np.testing.assert_allclose(one.value, every.data.value, rtol=1e-6)

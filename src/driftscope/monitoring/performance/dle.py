@@ -12,7 +12,11 @@ from driftscope.monitoring.base import require_columns
 from driftscope.monitoring.chunking import Chunk
 from driftscope.monitoring.performance.base import make_row
 from driftscope.monitoring.performance.calculator import PerformanceCalculatorBase
-from driftscope.monitoring.performance.error_model import ERROR_KIND, DLEEstimator
+from driftscope.monitoring.performance.error_model import (
+    DEFAULT_N_THREADS,
+    ERROR_KIND,
+    DLEEstimator,
+)
 
 
 class DLE(PerformanceCalculatorBase):
@@ -22,7 +26,8 @@ class DLE(PerformanceCalculatorBase):
     row's error from ``features`` and the prediction (see
     :mod:`driftscope.monitoring.performance.error_model`); a chunk's estimate
     is the mean predicted error. Like CBPE it follows covariate shift and
-    cannot see concept shift.
+    cannot see concept shift. ``n_threads`` caps the regressor's OpenMP threads
+    (default one; ``None``: scikit-learn's default, every core).
     """
 
     method = "dle"
@@ -32,6 +37,7 @@ class DLE(PerformanceCalculatorBase):
         *,
         features: Sequence[str],
         regressor_params: dict[str, Any] | None = None,
+        n_threads: int | None = DEFAULT_N_THREADS,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("task", "regression")
@@ -42,11 +48,15 @@ class DLE(PerformanceCalculatorBase):
             raise ValidationError("DLE needs the model's feature columns")
         self.features = list(features)
         self.regressor_params = dict(regressor_params or {})
+        self.n_threads = n_threads
 
     def _fit_method(self, reference: pd.DataFrame) -> None:
         require_columns(reference, self.features, what="reference")
         self.estimator = DLEEstimator(
-            metrics=self.metrics, regressor_params=self.regressor_params, seed=self.seed
+            metrics=self.metrics,
+            regressor_params=self.regressor_params,
+            seed=self.seed,
+            n_threads=self.n_threads,
         ).fit(reference[self.features], reference[self.y_pred], reference[self.y_true])
 
     def _rows(

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
+from threadpoolctl import threadpool_limits
 
 from driftscope.errors import MonitoringError
 from driftscope.monitoring.performance.regression import row_errors
@@ -38,12 +39,24 @@ DLE_METRICS = ("mae", "mse", "rmse", "mape")
 # extrapolates it better into shifted regions: on the same data, per-chunk errors
 # 7.65 -> 7.25 (MAE), 14.3 -> 10.6 (RMSE), 0.0071 -> 0.0063 (MAPE). A target that is
 # zero everywhere (a perfect reference) falls back to the squared error.
+# A rate of 0.3 with a patience of 10 rounds (was 0.2 and 25) builds about half the
+# trees (fit and predict about 40 % faster) for the same accuracy, and leaves of at
+# least 100 rows (was 20) on 31 leaves (was 63) stop the heavy-tailed per-row errors
+# (the percentage error above all) from being fitted leaf by leaf. Means over five
+# seeds of the validation split on the same data, per-chunk errors (MAE / RMSE / MAPE):
+# 7.49 / 9.53 / 0.0071 before, 7.73 / 8.71 / 0.0033 now (NannyML: 9.53 / 14.7 / 0.0043);
+# the seed alone moved the old MAPE from 0.0043 to 0.0101.
 DEFAULT_REGRESSOR_PARAMS: dict[str, Any] = {
     "loss": "poisson",
-    "max_leaf_nodes": 63,
-    "learning_rate": 0.2,
-    "n_iter_no_change": 25,
+    "max_leaf_nodes": 31,
+    "min_samples_leaf": 100,
+    "learning_rate": 0.3,
+    "n_iter_no_change": 10,
 }
+# OpenMP threads for the regressor's fit and predict. One by default: with more threads
+# than idle cores, OpenMP's busy-waiting made a fit that takes 1.5 s alone take 8-20 s
+# on a shared two-core machine, while one thread costs little on these data sizes.
+DEFAULT_N_THREADS: int | None = 1
 ERROR_KIND = {"mae": "absolute", "mse": "squared", "rmse": "squared", "mape": "absolute_percentage"}
 
 
@@ -95,11 +108,14 @@ class DLEEstimator:
     metrics : any of ``mae``, ``mse``, ``rmse``, ``mape``.
     regressor_params : keyword arguments for ``HistGradientBoostingRegressor``, over
         :data:`DEFAULT_REGRESSOR_PARAMS`.
+    n_threads : OpenMP threads while fitting and predicting (default
+        :data:`DEFAULT_N_THREADS`, one); ``None`` leaves scikit-learn's default (all cores).
     """
 
     metrics: Sequence[str] = ("mae", "rmse")
     regressor_params: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
+    n_threads: int | None = DEFAULT_N_THREADS
     encoder: FeatureEncoder = field(init=False, repr=False)
     sampling_error: SamplingError = field(init=False, repr=False)
     reference_values: dict[str, float] = field(init=False, repr=False)
@@ -112,6 +128,9 @@ class DLEEstimator:
 
     def _matrix(self, features: pd.DataFrame, y_pred: np.ndarray) -> np.ndarray:
         return np.column_stack([self.encoder.transform(features), y_pred])
+
+    def _threads(self) -> Any:
+        return threadpool_limits(limits=self.n_threads, user_api="openmp")
 
     def fit(self, features: pd.DataFrame, y_pred: Any, y_true: Any) -> DLEEstimator:
         p = np.asarray(y_pred, dtype=np.float64)
@@ -131,7 +150,8 @@ class DLEEstimator:
             if kind_params.get("loss") == "poisson" and not target.sum() > 0:
                 kind_params["loss"] = "squared_error"
             model = HistGradientBoostingRegressor(**kind_params)
-            self._models[kind] = model.fit(x, target)
+            with self._threads():
+                self._models[kind] = model.fit(x, target)
         self.sampling_error = regression_sampling_error(t, p, metrics=self.metrics, seed=self.seed)
         self.reference_values = {
             m: self.finish(m, row_errors(ERROR_KIND[m], t, p)) for m in self.metrics
@@ -151,7 +171,8 @@ class DLEEstimator:
         x = self._matrix(features, p)
         if len(x) == 0:
             return {kind: np.empty(0) for kind in self._models}
-        return {kind: np.maximum(m.predict(x), 0.0) for kind, m in self._models.items()}
+        with self._threads():
+            return {kind: np.maximum(m.predict(x), 0.0) for kind, m in self._models.items()}
 
     def estimate(self, features: pd.DataFrame, y_pred: Any) -> dict[str, float]:
         """Estimated metrics for one chunk."""
