@@ -74,3 +74,28 @@ async def test_failed_write_counts_as_dropped(
     await q.flush()
     assert (q.written, q.dropped) == (0, 2)
     assert "2 captured exchange(s) lost" in caplog.text
+
+
+def _encode(i: int) -> bytes:
+    from driftscope.capture.spool import encode_exchange
+
+    if i < 0:
+        raise ValueError("cannot encode")
+    return encode_exchange(exchange(i))
+
+
+async def test_deferred_items_are_encoded_at_flush_counted_and_bounded(tmp_path: Path) -> None:
+    q = _queue(tmp_path, maxsize=4)  # not started: nothing leaves the queue until stop
+    results = [
+        q.submit_deferred(_encode, (1,)),
+        q.submit(exchange(2)),
+        q.submit_deferred(_encode, (-1,)),  # fails on the writer side: dropped, logged
+        q.submit_deferred(_encode, (3,)),
+        q.submit_deferred(_encode, (4,)),  # over the bound
+    ]
+    assert results == [True, True, True, True, False]
+    assert (q.submitted, q.dropped, len(q)) == (4, 1, 4)
+    await q.stop()
+    assert _ids(tmp_path) == ["r-1", "r-2", "r-3"]
+    assert (q.written, q.dropped) == (3, 2)
+    assert not q.submit_deferred(_encode, (5,)) and q.dropped == 3  # stopped: refused

@@ -12,18 +12,29 @@ written), which in practice is what arrived during the last flush interval
 cache and survive the process; a frame cut in half is dropped by the reader.
 SIGTERM (``stop()``) loses nothing: it drains the queue into the spool and
 closes the open segment.
+
+``submit_deferred(encode, args)`` is the hot path of the proxy: it queues a
+plain tuple, and ``encode(*args)`` (which builds the frame payload, header
+filtering included) runs on the writer thread in the next flush, so the event
+loop never builds an :class:`Exchange`. A payload that fails to encode is
+logged and counted in ``dropped``; the rest of its batch is written.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from driftscope.capture.exchange import Exchange
-from driftscope.capture.spool import SpoolWriter
+from driftscope.capture.spool import SpoolWriter, encode_exchange
 
 log = logging.getLogger(__name__)
+
+#: A queued capture: an Exchange, or (encode, args) with ``encode(*args)`` the frame payload.
+Item = Exchange | tuple[Callable[..., bytes], tuple[Any, ...]]
 
 
 class CaptureQueue:
@@ -38,7 +49,7 @@ class CaptureQueue:
         self.submitted = 0  # accepted into the queue
         self.dropped = 0  # refused because the queue was full, or lost to a failed write
         self.written = 0  # appended to the spool
-        self._items: list[Exchange] = []
+        self._items: list[Item] = []
         self._inflight = 0
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -54,6 +65,18 @@ class CaptureQueue:
             self.dropped += 1
             return False
         self._items.append(exchange)
+        self.submitted += 1
+        return True
+
+    def submit_deferred(self, encode: Callable[..., bytes], args: tuple[Any, ...]) -> bool:
+        """Queue a capture whose payload ``encode(*args)`` builds on the writer thread.
+
+        Same bound and counting as :meth:`submit`; ``args`` must not change afterwards.
+        """
+        if len(self._items) + self._inflight >= self.maxsize or self._stopping:
+            self.dropped += 1
+            return False
+        self._items.append((encode, args))
         self.submitted += 1
         return True
 
@@ -85,35 +108,44 @@ class CaptureQueue:
         """Write what is queued now (the flusher does this every interval)."""
         batch = self._take()
         loop = asyncio.get_running_loop()
-        ok = False
+        written = 0
         try:
-            ok = await loop.run_in_executor(self._executor, self._write_batch, batch)
+            written = await loop.run_in_executor(self._executor, self._write_batch, batch)
         finally:
-            self._count(batch, ok)
+            self._count(batch, written)
 
-    def _count(self, batch: list[Exchange], ok: bool) -> None:
+    def _count(self, batch: list[Item], written: int) -> None:
         # counters change on the event loop only (the writer thread just reports)
         self._inflight = 0
-        if ok:
-            self.written += len(batch)
-        else:
-            self.dropped += len(batch)
+        self.written += written
+        self.dropped += len(batch) - written
 
-    def _take(self) -> list[Exchange]:
+    def _take(self) -> list[Item]:
         batch, self._items = self._items, []
         self._inflight = len(batch)
         return batch
 
-    def _write_batch(self, batch: list[Exchange]) -> bool:
+    def _write_batch(self, batch: list[Item]) -> int:
+        """Encode and write ``batch``; the number of exchanges written."""
+        payloads: list[bytes] = []
+        for item in batch:
+            try:
+                if type(item) is tuple:
+                    encode, args = item
+                    payloads.append(encode(*args))
+                else:
+                    payloads.append(encode_exchange(item))  # type: ignore[arg-type]
+            except Exception:
+                log.exception("captured exchange could not be encoded: dropped")
         try:
-            if batch:
-                self.writer.append(batch)
+            if payloads:
+                self.writer.append_payloads(payloads)
             self.writer.maybe_rotate()
         except Exception:
             # disk full, permissions...: these are lost; say so (they are counted as dropped)
-            log.exception("spool write failed: %d captured exchange(s) lost", len(batch))
-            return False
-        return True
+            log.exception("spool write failed: %d captured exchange(s) lost", len(payloads))
+            return 0
+        return len(payloads)
 
     async def _run(self) -> None:
         while not self._stopping:

@@ -46,7 +46,7 @@ _PARTS = struct.Struct("<II")  # meta length, request-body length
 
 def encode_exchange(ex: Exchange) -> bytes:
     """The payload of one frame (no length or CRC)."""
-    meta = orjson.dumps(
+    return encode_payload(
         {
             "model": ex.model,
             "protocol": ex.protocol,
@@ -61,10 +61,20 @@ def encode_exchange(ex: Exchange) -> bytes:
             "response_headers": ex.response_headers,
             "forced": ex.forced,
             "error": ex.error,
-        }
+        },
+        ex.request_body,
+        ex.response_body,
     )
-    req = ex.request_body
-    return b"".join((_PARTS.pack(len(meta), len(req)), meta, req, ex.response_body))
+
+
+def encode_payload(meta: dict[str, Any], request_body: bytes, response_body: bytes) -> bytes:
+    """A frame payload from the :class:`Exchange` fields other than the bodies, and the bodies.
+
+    ``meta`` must hold exactly the keys :func:`encode_exchange` writes (what
+    :func:`decode_exchange` passes to ``Exchange``).
+    """
+    data = orjson.dumps(meta)
+    return b"".join((_PARTS.pack(len(data), len(request_body)), data, request_body, response_body))
 
 
 def decode_exchange(payload: bytes) -> Exchange:
@@ -87,6 +97,16 @@ def decode_exchange(payload: bytes) -> Exchange:
 
 def frame(payload: bytes) -> bytes:
     return _FRAME.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+def frames(payloads: Sequence[bytes]) -> bytes:
+    """``payloads`` framed and concatenated (one copy of each payload)."""
+    pack, crc32 = _FRAME.pack, zlib.crc32
+    parts: list[bytes] = []
+    for payload in payloads:
+        parts.append(pack(len(payload), crc32(payload)))
+        parts.append(payload)
+    return b"".join(parts)
 
 
 class SpoolWriter:
@@ -122,11 +142,15 @@ class SpoolWriter:
 
     def append(self, exchanges: Sequence[Exchange]) -> None:
         """Frame ``exchanges`` and write them in one go (flushed to the OS, not fsynced)."""
+        self.append_payloads([encode_exchange(ex) for ex in exchanges])
+
+    def append_payloads(self, payloads: Sequence[bytes]) -> None:
+        """Frame encoded payloads (:func:`encode_payload`) and write them in one ``write``."""
         if self.closed:
             raise StorageError(f"spool writer {self.worker_id} is closed")
-        if not exchanges:
+        if not payloads:
             return
-        data = b"".join([frame(encode_exchange(ex)) for ex in exchanges])
+        data = frames(payloads)
         fd = self._fd if self._fd is not None else self._open()
         view = memoryview(data)
         while view:

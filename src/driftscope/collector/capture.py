@@ -3,19 +3,27 @@
 Everything here runs only after the response was sent, except :func:`body_id`
 and :class:`RequestIds` (needed for the sampling decision), which are kept to a
 substring test, one ``orjson.loads`` of small bodies, and one random draw.
+
+With a sink that has ``submit_deferred`` (the :class:`CaptureQueue`), the event
+loop only queues a tuple of what it already holds (raw header lists, body
+bytes); :func:`encode_sampled` (header filtering and decoding, the JSON meta)
+runs on the spool writer thread. Other sinks get an :class:`Exchange` built on
+the spot, with the same fields.
 """
 
 from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
 from driftscope.capture.exchange import SENSITIVE_HEADERS, Exchange
 from driftscope.capture.sink import CaptureSink
+from driftscope.capture.spool import encode_payload
 from driftscope.collector.metrics import ProxyMetrics
 from driftscope.collector.routing import Target
 
@@ -55,13 +63,30 @@ def body_id(body: bytes) -> str | None:
 def stored_headers(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
     """Lower-cased headers without the sensitive ones; repeated names joined by ', '."""
     out: dict[str, str] = {}
+    names = _NAMES
     for raw_name, raw_value in headers:
-        name = raw_name.lower()
-        if name in _SENSITIVE:
+        key = names.get(raw_name, _UNSEEN)
+        if key is _UNSEEN:
+            key = _stored_name(raw_name)
+        if key is None:
             continue
-        key, value = name.decode("latin-1"), raw_value.decode("latin-1")
+        value = raw_value.decode("latin-1")
         out[key] = f"{out[key]}, {value}" if key in out else value
     return out
+
+
+#: Raw header name -> stored name (None: sensitive, never stored); bounded by _NAMES_MAX.
+_NAMES: dict[bytes, str | None] = {}
+_NAMES_MAX = 512
+_UNSEEN = ""  # no stored name is empty
+
+
+def _stored_name(raw_name: bytes) -> str | None:
+    name = raw_name.lower()
+    key = None if name in _SENSITIVE else name.decode("latin-1")
+    if len(_NAMES) < _NAMES_MAX:
+        _NAMES[raw_name] = key
+    return key
 
 
 @dataclass(slots=True)
@@ -88,9 +113,34 @@ class Sampled:
         response_body: bytes = b"",
         error: str | None = None,
     ) -> bool:
-        """Build the :class:`Exchange` and hand it to ``sink`` (never blocks)."""
+        """Hand the exchange to ``sink`` (never blocks): deferred when the sink can."""
+        deferred: Callable[[Callable[..., bytes], tuple[Any, ...]], bool] | None = getattr(
+            sink, "submit_deferred", None
+        )
+        if deferred is not None:
+            accepted = deferred(
+                encode_sampled,
+                (self, status, latency_ms, response_headers, response_body, error),
+            )
+        else:
+            accepted = sink.submit(
+                self.exchange(status, latency_ms, response_headers, response_body, error)
+            )
+        if metrics is not None:
+            metrics.capture(self.target.model, accepted)
+        return accepted
+
+    def exchange(
+        self,
+        status: int,
+        latency_ms: float,
+        response_headers: Iterable[tuple[bytes, bytes]] = (),
+        response_body: bytes = b"",
+        error: str | None = None,
+    ) -> Exchange:
+        """The :class:`Exchange` of this request and its answer."""
         target = self.target
-        exchange = Exchange(
+        return Exchange(
             model=target.model,
             protocol=target.protocol,
             request_id=self.request_id,
@@ -107,7 +157,34 @@ class Sampled:
             forced=self.forced,
             error=error,
         )
-        accepted = sink.submit(exchange)
-        if metrics is not None:
-            metrics.capture(target.model, accepted)
-        return accepted
+
+
+def encode_sampled(
+    s: Sampled,
+    status: int,
+    latency_ms: float,
+    response_headers: Iterable[tuple[bytes, bytes]],
+    response_body: bytes,
+    error: str | None,
+) -> bytes:
+    """The spool payload of ``s.exchange(...)``, without building the Exchange (writer thread)."""
+    target = s.target
+    return encode_payload(
+        {
+            "model": target.model,
+            "protocol": target.protocol,
+            "request_id": s.request_id,
+            "method": s.method,
+            "path": s.path,
+            "received_at": s.received_at,
+            "latency_ms": latency_ms,
+            "status": status,
+            "model_version": s.version or target.version,
+            "request_headers": stored_headers(s.request_headers),
+            "response_headers": stored_headers(response_headers),
+            "forced": s.forced,
+            "error": error,
+        },
+        s.request_body,
+        response_body,
+    )
