@@ -12,6 +12,7 @@ body is a small document containing ``"id"``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -40,6 +41,8 @@ Send = Callable[[Message], Awaitable[None]]
 
 log = logging.getLogger(__name__)
 
+#: How often the proxy's local metric counts reach prometheus (multiprocess value files).
+METRICS_FLUSH_S = 0.05
 #: Responses with a Content-Length up to this size are read whole and sent in one message.
 WHOLE_BODY_MAX = 1 << 20
 _JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -63,15 +66,32 @@ class ProxyApp:
         self.max_body = settings.proxy.max_body_bytes
         self._capture_header = settings.proxy.capture_header.lower().encode("latin-1")
         self._new_id = RequestIds()
+        self._metrics_timer: asyncio.TimerHandle | None = None
 
     async def startup(self) -> None:
-        """Open the upstream connection pool (on the serving event loop)."""
+        """Open the upstream connection pool and start the metrics flush (on the serving loop)."""
         await self.upstream.start()
         self._new_id = RequestIds()  # seeded in the serving process
+        if self.metrics is not None and self._metrics_timer is None:
+            self._flush_metrics()
 
     async def shutdown(self) -> None:
-        """Close the upstream connection pool."""
+        """Close the upstream connection pool; flush the metrics one last time."""
+        if self._metrics_timer is not None:
+            self._metrics_timer.cancel()
+            self._metrics_timer = None
+        if self.metrics is not None:
+            self.metrics.flush()
         await self.upstream.close()
+
+    def _flush_metrics(self) -> None:
+        assert self.metrics is not None
+        try:
+            self.metrics.flush()
+        except Exception:  # never lose the timer over a metrics hiccup
+            log.exception("proxy metrics flush failed")
+        loop = asyncio.get_running_loop()
+        self._metrics_timer = loop.call_later(METRICS_FLUSH_S, self._flush_metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from bisect import bisect_left
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.metrics_core import Metric
 
 #: Upstream latency buckets: fine below 10 ms where a healthy model server answers.
 LATENCY_BUCKETS = (
@@ -28,10 +32,20 @@ LATENCY_BUCKETS = (
 class ProxyMetrics:
     """Request, capture and drop counters and the upstream latency histogram, per model.
 
-    Label children are cached so the hot path does one dict lookup per figure.
+    The hot path only bumps plain ints in dicts (one histogram bucket found by
+    bisection); :meth:`flush` hands the increments since the last flush to the
+    prometheus children (in multiprocess mode: the mmap'ed value files). A
+    flush runs before every collection of ``registry`` (so a scrape or
+    ``get_sample_value`` sees every request counted so far) and periodically
+    from the proxy (:class:`~driftscope.collector.app.ProxyApp`, for
+    multiprocess mode, where another process reads the files). Counts are
+    cumulative and only the event loop writes them; a flush from another
+    thread reads them, so nothing is lost or counted twice.
     """
 
     def __init__(self, registry: CollectorRegistry) -> None:
+        self._lock = threading.Lock()  # one flush at a time
+        registry.register(_Flusher(self))  # first: collected before the metrics below
         self.requests = Counter(
             "driftscope_requests",
             "Requests proxied, by model and status sent to the client",
@@ -57,30 +71,82 @@ class ProxyMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
-        self._requests: dict[tuple[str, int], Counter] = {}
-        self._captured: dict[str, Counter] = {}
-        self._dropped: dict[str, Counter] = {}
-        self._latency: dict[str, Histogram] = {}
+        # cumulative local counts (event loop only) and what was flushed of them
+        self._requests: dict[tuple[str, int], int] = {}
+        self._captured: dict[str, int] = {}
+        self._dropped: dict[str, int] = {}
+        self._buckets: dict[str, list[int]] = {}  # per model, one count per bucket (+Inf last)
+        self._sums: dict[str, float] = {}
+        self._flushed: dict[tuple[object, ...], float] = {}
 
     def request(self, model: str, status: int, latency_s: float | None) -> None:
         """Count one answered request; ``latency_s`` is None when no upstream answered."""
         key = (model, status)
-        child = self._requests.get(key)
-        if child is None:
-            child = self._requests[key] = self.requests.labels(model, str(status))
-        child.inc()
+        counts = self._requests
+        counts[key] = counts.get(key, 0) + 1
         if latency_s is not None:
-            hist = self._latency.get(model)
-            if hist is None:
-                hist = self._latency[model] = self.upstream_latency.labels(model)
-            hist.observe(latency_s)
+            buckets = self._buckets.get(model)
+            if buckets is None:
+                buckets = self._buckets[model] = [0] * (len(LATENCY_BUCKETS) + 1)
+                self._sums[model] = 0.0
+            buckets[bisect_left(LATENCY_BUCKETS, latency_s)] += 1
+            self._sums[model] += latency_s
 
     def capture(self, model: str, accepted: bool) -> None:
         """Count one sampled exchange: accepted by the sink, or dropped."""
-        cache, family = (
-            (self._captured, self.captured) if accepted else (self._dropped, self.dropped)
-        )
-        child = cache.get(model)
-        if child is None:
-            child = cache[model] = family.labels(model)
-        child.inc()
+        counts = self._captured if accepted else self._dropped
+        counts[model] = counts.get(model, 0) + 1
+
+    def flush(self) -> None:
+        """Add the counts since the last flush to the prometheus metrics (any thread)."""
+        with self._lock:
+            flushed = self._flushed
+            for (model, status), n in self._requests.copy().items():
+                rkey: tuple[object, ...] = ("requests", model, status)
+                self._add(flushed, rkey, n, self.requests, model, str(status))
+            for model, n in self._captured.copy().items():
+                self._add(flushed, ("captured", model), n, self.captured, model)
+            for model, n in self._dropped.copy().items():
+                self._add(flushed, ("dropped", model), n, self.dropped, model)
+            for model, buckets in self._buckets.copy().items():
+                counts = list(buckets)  # a snapshot: the loop may count on meanwhile
+                total = self._sums[model]
+                hist = self.upstream_latency.labels(model)
+                for i, n in enumerate(counts):
+                    bkey: tuple[object, ...] = ("bucket", model, i)
+                    delta = n - flushed.get(bkey, 0)
+                    if delta:
+                        hist._buckets[i].inc(delta)
+                        flushed[bkey] = n
+                skey: tuple[object, ...] = ("sum", model)
+                delta_sum = total - flushed.get(skey, 0.0)
+                if delta_sum:
+                    hist._sum.inc(delta_sum)
+                    flushed[skey] = total
+
+    @staticmethod
+    def _add(
+        flushed: dict[tuple[object, ...], float],
+        key: tuple[object, ...],
+        n: int,
+        family: Counter,
+        *labels: str,
+    ) -> None:
+        delta = n - flushed.get(key, 0)
+        if delta:
+            family.labels(*labels).inc(delta)
+            flushed[key] = n
+
+
+class _Flusher:
+    """Registered first in the registry: every collection flushes the local counts first."""
+
+    def __init__(self, metrics: ProxyMetrics) -> None:
+        self.metrics = metrics
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> list[Metric]:
+        self.metrics.flush()
+        return []

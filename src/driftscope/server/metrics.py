@@ -106,9 +106,25 @@ def scrape_registry(collector: ScrapeCollector, local: CollectorRegistry) -> Col
         local.register(collector)
         return local
     registry = CollectorRegistry()
+    registry.register(_CollectFirst(local))  # flushes this process's pending counts to its files
     MultiProcessCollector(registry, path=path)
     registry.register(collector)
     return registry
+
+
+class _CollectFirst:
+    """Collects ``local`` and renders nothing of it: its collectors' side effects run first."""
+
+    def __init__(self, local: CollectorRegistry) -> None:
+        self.local = local
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> list[Metric]:
+        for _ in self.local.collect():
+            pass
+        return []
 
 
 def render(registry: CollectorRegistry) -> bytes:
