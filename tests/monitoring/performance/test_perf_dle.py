@@ -107,3 +107,16 @@ def test_dle_thread_cap_changes_nothing_but_the_threads(regression_data, monkeyp
     every = DLE(features=FEATURES, n_threads=None, **COMMON).fit(reference).calculate(analysis)
     assert seen and set(seen) == {None}
     np.testing.assert_allclose(one.value, every.data.value, rtol=1e-6)
+
+
+def test_dle_small_reference_still_learns_where_errors_are_larger(regression_data) -> None:
+    # 400 rows: leaves of the default 100 rows could barely split; they shrink to 20 here.
+    reference = regression_data(400, seed=8)
+    calc = DLE(features=FEATURES, **{**COMMON, "chunk_size": 100}).fit(reference)
+    wide = regression_data(3000, seed=9)
+    calm = wide[wide.x2.abs() < 0.3]
+    wild = wide[wide.x2.abs() > 1.5]
+    est_calm = calc.calculate(calm).data.query("metric == 'mae'").value.mean()
+    est_wild = calc.calculate(wild).data.query("metric == 'mae'").value.mean()
+    # about 5.4x with 20-row leaves, 3.7x with 100-row leaves on these seeds
+    assert est_wild > 4.5 * est_calm
