@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
 from collector.harness import make_settings, run_proxy
+from driftscope.capture.exchange import Exchange
 from driftscope.capture.queue import CaptureQueue
 from driftscope.capture.sink import ListSink
 from driftscope.capture.spool import SpoolReader, SpoolWriter, decode_exchange
@@ -36,16 +39,38 @@ def _sampled(version: str | None = None) -> Sampled:
     )
 
 
+class DeferredSink:
+    """Keeps what the proxy would queue: (encode, args)."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[Callable[..., bytes], tuple[Any, ...]]] = []
+
+    def submit(self, exchange: Exchange) -> bool:
+        raise AssertionError("the deferred path must be taken")
+
+    def submit_deferred(self, encode: Callable[..., bytes], args: tuple[Any, ...]) -> bool:
+        self.items.append((encode, args))
+        return True
+
+
 def test_encoded_payload_decodes_to_the_eager_exchange() -> None:
     resp_headers = [(b"Set-Cookie", b"k=v"), (b"Content-Length", b"3"), (b"X-Up", b"\xe9")]
+    sink = DeferredSink()
     for version in (None, "v2"):
         s = _sampled(version)
         eager = s.exchange(200, 1.5, resp_headers, b"abc", None)
-        assert decode_exchange(encode_sampled(s, 200, 1.5, resp_headers, b"abc", None)) == eager
+        assert s.submit(sink, None, 200, 1.5, resp_headers, b"abc", None)
+        encode, args = sink.items[-1]
+        assert encode is encode_sampled
+        assert decode_exchange(encode(*args)) == eager
         assert eager.model_version == (version or "v7")
         assert eager.request_headers == {"content-type": "application/json", "x-multi": "a, b"}
         assert eager.response_headers == {"content-length": "3", "x-up": "\xe9"}
-    err = decode_exchange(encode_sampled(_sampled(), 502, 0.0, (), b"", "upstream down"))
+        # nothing queued refers to the raw header lists, and no secret is queued
+        assert not any(isinstance(a, list) for a in args)
+        assert b"s3cret" not in repr(args).encode() and "sid=42" not in repr(args)
+    assert _sampled().submit(sink, None, 502, 0.0, error="upstream down")
+    err = decode_exchange(sink.items[-1][0](*sink.items[-1][1]))
     assert (err.status, err.error, err.response_body, err.response_headers) == (
         502,
         "upstream down",

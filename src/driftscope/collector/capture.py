@@ -5,9 +5,11 @@ and :class:`RequestIds` (needed for the sampling decision), which are kept to a
 substring test, one ``orjson.loads`` of small bodies, and one random draw.
 
 With a sink that has ``submit_deferred`` (the :class:`CaptureQueue`), the event
-loop only queues a tuple of what it already holds (raw header lists, body
-bytes); :func:`encode_sampled` (header filtering and decoding, the JSON meta)
-runs on the spool writer thread. Other sinks get an :class:`Exchange` built on
+loop filters the headers (str-only dicts) and queues one tuple of atoms;
+:func:`encode_sampled` (the JSON meta, the payload) runs on the spool writer
+thread. Holding raw header lists instead would keep a dozen GC-tracked
+objects alive per capture until the flush, and the extra collections cost
+more than the filtering. Other sinks get an :class:`Exchange` built on
 the spot, with the same fields.
 """
 
@@ -118,9 +120,29 @@ class Sampled:
             sink, "submit_deferred", None
         )
         if deferred is not None:
+            # only atoms (str, bytes, numbers, str-only dicts) stay queued: the args tuple is
+            # untracked by the garbage collector after its first pass, so holding a flush
+            # interval's worth of captures adds almost nothing to collections
+            target = self.target
             accepted = deferred(
                 encode_sampled,
-                (self, status, latency_ms, response_headers, response_body, error),
+                (
+                    target.model,
+                    target.protocol,
+                    self.request_id,
+                    self.method,
+                    self.path,
+                    self.received_at,
+                    latency_ms,
+                    status,
+                    self.version or target.version,
+                    stored_headers(self.request_headers),
+                    self.request_body,
+                    stored_headers(response_headers),
+                    response_body,
+                    self.forced,
+                    error,
+                ),
             )
         else:
             accepted = sink.submit(
@@ -160,31 +182,39 @@ class Sampled:
 
 
 def encode_sampled(
-    s: Sampled,
-    status: int,
+    model: str,
+    protocol: str,
+    request_id: str,
+    method: str,
+    path: str,
+    received_at: float,
     latency_ms: float,
-    response_headers: Iterable[tuple[bytes, bytes]],
+    status: int,
+    model_version: str | None,
+    request_headers: dict[str, str],
+    request_body: bytes,
+    response_headers: dict[str, str],
     response_body: bytes,
+    forced: bool,
     error: str | None,
 ) -> bytes:
-    """The spool payload of ``s.exchange(...)``, without building the Exchange (writer thread)."""
-    target = s.target
+    """The spool payload of an exchange, without building the Exchange (writer thread)."""
     return encode_payload(
         {
-            "model": target.model,
-            "protocol": target.protocol,
-            "request_id": s.request_id,
-            "method": s.method,
-            "path": s.path,
-            "received_at": s.received_at,
+            "model": model,
+            "protocol": protocol,
+            "request_id": request_id,
+            "method": method,
+            "path": path,
+            "received_at": received_at,
             "latency_ms": latency_ms,
             "status": status,
-            "model_version": s.version or target.version,
-            "request_headers": stored_headers(s.request_headers),
-            "response_headers": stored_headers(response_headers),
-            "forced": s.forced,
+            "model_version": model_version,
+            "request_headers": request_headers,
+            "response_headers": response_headers,
+            "forced": forced,
             "error": error,
         },
-        s.request_body,
+        request_body,
         response_body,
     )
