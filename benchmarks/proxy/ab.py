@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -67,6 +68,7 @@ def main() -> None:
                     )
     finally:
         procs.stop_all()
+        shutil.rmtree(work, ignore_errors=True)  # the spools too
     print("\nmedians (us CPU/req, req/s):")
     for rate in rates:
         a = seen.get(("A", rate), [])
