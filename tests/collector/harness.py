@@ -179,6 +179,18 @@ class Proxy:
     sink: Any
     registry: CollectorRegistry
 
+    async def captured(self, n: int, timeout_s: float = 10.0) -> list[Any]:
+        """The sink's items once it holds ``n`` of them.
+
+        Capture is handed over after the response is sent, so a client on the
+        same loop can read its answer before the proxy's handler has resumed.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while len(self.sink.items) < n and loop.time() < deadline:
+            await asyncio.sleep(0.001)
+        return list(self.sink.items)
+
 
 @asynccontextmanager
 async def run_proxy(settings: Settings, sink: CaptureSink | None = None) -> AsyncIterator[Proxy]:

@@ -77,7 +77,7 @@ async def test_exchange_contents_per_protocol(proxy: Proxy, client: aiohttp.Clie
             proxy.url + path, data=body, headers={"Content-Type": "application/json"}
         ) as resp:
             answers.append(await resp.read())
-    got = {ex.request_id: ex for ex in proxy.sink.items}
+    got = {ex.request_id: ex for ex in await proxy.captured(len(calls))}
     assert [
         (e.model, e.protocol, e.model_version, e.path) for e in (got[k] for k in "o ov k p".split())
     ] == [

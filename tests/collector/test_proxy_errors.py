@@ -28,7 +28,7 @@ async def test_dead_upstream_is_502_and_captured(client: aiohttp.ClientSession) 
     assert doc["error"] == "upstream unavailable"
     assert doc["upstream"] == dead
     assert "connect" in doc["detail"].lower()
-    (ex,) = proxy.sink.items
+    (ex,) = await proxy.captured(1)
     assert (ex.request_id, ex.status, ex.response_body) == ("d-1", 502, b"")
     assert ex.error is not None and "connect" in ex.error.lower()
     assert (
@@ -48,7 +48,7 @@ async def test_slow_upstream_is_504_and_captured(
     assert doc["error"] == "upstream timeout"
     assert doc["upstream"] == upstream
     assert "0.3 s" in doc["detail"]
-    (ex,) = proxy.sink.items
+    (ex,) = await proxy.captured(1)
     assert (ex.model, ex.request_id, ex.status) == ("slow", "late", 504)
     assert ex.request_body == b'{"id": "late"}' and ex.error and "0.3 s" in ex.error
 
@@ -67,7 +67,7 @@ async def test_oversize_content_length_is_413(
     assert doc["error"] == "payload too large" and doc["upstream"] == upstream
     assert "5000" in doc["detail"] and "1000" in doc["detail"]
     assert [r[1] for r in seen.requests] == ["/echo"]  # the big one never went upstream
-    (ex,) = proxy.sink.items
+    (ex,) = await proxy.captured(1)
     assert (ex.request_id, ex.status, ex.request_body) == (rid, 413, b"")
     assert ex.error and "max_body_bytes" in ex.error
 
@@ -106,7 +106,7 @@ async def test_malformed_json_proxied_and_captured_raw(
         proxied = (resp.status, await resp.read())
         rid = resp.headers["X-Request-ID"]  # no id could be read from the body
     assert proxied == direct and direct[0] == 400
-    (ex,) = proxy.sink.items
+    (ex,) = await proxy.captured(1)
     assert ex.request_body == bad and ex.response_body == direct[1]
     assert (ex.request_id, ex.status, ex.error) == (rid, 400, None)
 
@@ -171,6 +171,6 @@ async def test_upstream_dying_mid_body_cuts_the_answer_and_is_captured(
                 ) as resp:
                     assert resp.status == 200  # the status line was already out
                     await resp.read()
-    (ex,) = proxy.sink.items
+    (ex,) = await proxy.captured(1)
     assert ex.request_id == "cut" and ex.status == 200
     assert ex.error is not None and "mid-response" in ex.error

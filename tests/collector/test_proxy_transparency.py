@@ -71,7 +71,7 @@ async def test_lean_path_captures_raw_bodies(proxy: Proxy, client: aiohttp.Clien
         async with client.post(f"{proxy.url}/v2/models/{name}/infer", json={"id": name}) as resp:
             assert resp.status == 200
             await resp.read()
-    got = {ex.request_id: ex for ex in proxy.sink.items}
+    got = {ex.request_id: ex for ex in await proxy.captured(3)}
     assert got["chunky"].response_body == b"".join(CHUNKS)
     assert got["chunky"].response_headers["transfer-encoding"] == "chunked"
     assert got["gz"].response_body == GZIPPED
@@ -138,7 +138,7 @@ async def test_request_id_added_only_when_missing(
         assert len(generated) == 32 and int(generated, 16) >= 0
     async with client.get(proxy.url + "/v2/models/tab/ready") as resp:
         assert "X-Request-ID" not in resp.headers  # pass-through adds nothing
-    ids = [ex.request_id for ex in proxy.sink.items]
+    ids = [ex.request_id for ex in await proxy.captured(3)]
     assert ids == ["body-id", "hdr", generated]
 
 
@@ -152,7 +152,7 @@ async def test_sensitive_headers_forwarded_not_stored(
         assert resp.headers["Set-Cookie"] == "session=upstream-secret"
     sent = dict(seen.last_headers())
     assert sent["Authorization"] == "Bearer s3cret" and sent["Cookie"] == "sid=42"
-    (ex,) = proxy.sink.items
+    (ex,) = await proxy.captured(1)
     assert ex.request_headers["x-trace"] == "t"
     assert not {"authorization", "cookie"} & ex.request_headers.keys()
     assert "set-cookie" not in ex.response_headers
