@@ -22,7 +22,6 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from driftscope.errors import PluginError, StorageError
-from driftscope.server.store_queries import count_capture_errors
 
 if TYPE_CHECKING:
     from driftscope.capture.spool import SpoolReader
@@ -68,7 +67,7 @@ class ScrapeCollector(Collector):
         try:
             models = store.list_models()
             try:
-                errors = count_capture_errors(store)
+                errors = store.count_capture_errors()
             except PluginError:  # a store that cannot count them
                 errors = None
         except StorageError as exc:

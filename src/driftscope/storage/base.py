@@ -149,6 +149,22 @@ class RecordStore(ABC):
         """Upsert labels by (model, request id, row); returns how many were written."""
 
     @abstractmethod
+    def list_ground_truth(
+        self, model: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[GroundTruth]:
+        """Stored labels, oldest first."""
+
+    @abstractmethod
+    def missing_record_keys(
+        self, model: str, keys: Sequence[tuple[str, int]]
+    ) -> list[tuple[str, int]]:
+        """The (request_id, row_index) keys of ``model`` with no stored record, in input order."""
+
+    @abstractmethod
+    def count_capture_errors(self) -> dict[str, int]:
+        """Capture errors kept in the database, per model."""
+
+    @abstractmethod
     def records_frame(
         self, model: str, start: datetime | None = None, end: datetime | None = None
     ) -> pd.DataFrame:

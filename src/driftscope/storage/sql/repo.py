@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, func, select, text, tuple_
 from sqlalchemy.exc import SQLAlchemyError
 
 from driftscope.errors import StorageError
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _RECORD_KEY = ["model", "request_id", "row_index"]
+#: Keys per IN (...) query when looking records up by key.
+_KEY_CHUNK = 500
 _MIGRATION_LOCK = 0x64726966  # "drif"
 _UPGRADE_LOCK = threading.Lock()
 
@@ -293,6 +295,48 @@ class SQLRecordStore(RecordStore):
         return frames.records_to_frame(rows)
 
     # -- ground truth, capture errors ------------------------------------------------------
+
+    def list_ground_truth(
+        self, model: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[GroundTruth]:
+        c = t.ground_truth.c
+        stmt = select(t.ground_truth).order_by(c.ts, c.id).limit(limit).offset(offset)
+        if model is not None:
+            stmt = stmt.where(c.model == model)
+        with self._tx("list_ground_truth") as conn:
+            rows = conn.execute(stmt).all()
+        return [
+            GroundTruth(
+                model=r.model,
+                request_id=r.request_id,
+                row_index=r.row_index,
+                value=r.value,
+                timestamp=r.ts,
+                source=r.source,
+            )
+            for r in rows
+        ]
+
+    def missing_record_keys(
+        self, model: str, keys: Sequence[tuple[str, int]]
+    ) -> list[tuple[str, int]]:
+        c = t.records.c
+        found: set[tuple[str, int]] = set()
+        unique = list(dict.fromkeys(keys))
+        with self._tx("missing_record_keys") as conn:
+            for start in range(0, len(unique), _KEY_CHUNK):
+                part = unique[start : start + _KEY_CHUNK]
+                stmt = select(c.request_id, c.row_index).where(
+                    c.model == model, tuple_(c.request_id, c.row_index).in_(part)
+                )
+                found.update((r, int(i)) for r, i in conn.execute(stmt))
+        return [k for k in unique if k not in found]
+
+    def count_capture_errors(self) -> dict[str, int]:
+        c = t.capture_errors.c
+        with self._tx("count_capture_errors") as conn:
+            rows = conn.execute(select(c.model, func.count()).group_by(c.model)).all()
+        return {str(m): int(n) for m, n in rows}
 
     def put_ground_truth(self, items: Sequence[GroundTruth]) -> int:
         if not items:

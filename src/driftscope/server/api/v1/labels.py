@@ -15,7 +15,6 @@ from driftscope.server.api.v1.schemas import (
     LabelsWritten,
 )
 from driftscope.server.state import ServerState
-from driftscope.server.store_queries import list_ground_truth, missing_record_keys
 from driftscope.types import GroundTruth
 
 router = APIRouter(tags=["labels"])
@@ -66,7 +65,7 @@ def post_labels(
     unmatched = [
         LabelKey(model=model, request_id=rid, row_index=row)
         for model, keys in sorted(by_model.items())
-        for rid, row in missing_record_keys(store, model, keys)
+        for rid, row in store.missing_record_keys(model, keys)
     ]
     return LabelsWritten(received=len(items), written=written, unmatched=unmatched)
 
@@ -78,7 +77,7 @@ def list_labels(
     offset: int = Query(0, ge=0),
     state: ServerState = Depends(server_state),
 ) -> LabelsOut:
-    rows = list_ground_truth(state.require_store(), model=model, limit=limit, offset=offset)
+    rows = state.require_store().list_ground_truth(model=model, limit=limit, offset=offset)
     return LabelsOut(
         labels=[
             LabelOut(
