@@ -103,3 +103,22 @@ class GroundTruth:
     value: Any
     timestamp: datetime | None = None
     source: str = "api"
+
+
+#: Columns of a monitoring results table (``Result.data``), as computed and as stored.
+RESULT_COLUMNS = [
+    "chunk_index",
+    "chunk_key",
+    "chunk_start",
+    "chunk_end",
+    "n",
+    "segment",
+    "column",
+    "method",
+    "metric",
+    "value",
+    "p_value",
+    "lower_threshold",
+    "upper_threshold",
+    "alert",
+]

@@ -22,25 +22,10 @@ import numpy as np
 import pandas as pd
 
 from driftscope.errors import ValidationError
+from driftscope.types import RESULT_COLUMNS
 
 __all__ = ["KEY_COLUMNS", "RESULT_COLUMNS", "Result", "chunk_fields", "rows_frame"]
 
-RESULT_COLUMNS = [
-    "chunk_index",
-    "chunk_key",
-    "chunk_start",
-    "chunk_end",
-    "n",
-    "segment",
-    "column",
-    "method",
-    "metric",
-    "value",
-    "p_value",
-    "lower_threshold",
-    "upper_threshold",
-    "alert",
-]
 KEY_COLUMNS = ["chunk_key", "segment", "column", "method", "metric"]
 _DTYPES = {
     "chunk_index": "int64",

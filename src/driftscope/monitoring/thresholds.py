@@ -31,6 +31,7 @@ __all__ = [
     "alerts",
     "make_threshold",
     "thresholds",
+    "with_bounds",
 ]
 
 Bounds = tuple[float | None, float | None]
@@ -239,3 +240,11 @@ def alerts(values: Any, lower: Any, upper: Any) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         out = (v < lo) | (v > up)
     return np.asarray(out & np.isfinite(v), dtype=bool)
+
+
+def with_bounds(row: dict[str, Any], lower: float | None, upper: float | None) -> dict[str, Any]:
+    """Set a result row's ``lower_threshold``, ``upper_threshold`` and ``alert`` in place."""
+    row["lower_threshold"] = np.nan if lower is None else lower
+    row["upper_threshold"] = np.nan if upper is None else upper
+    row["alert"] = bool(alerts(row["value"], lower, upper))
+    return row

@@ -24,24 +24,6 @@ if TYPE_CHECKING:
 FRAME_HEAD = ["request_id", "row_index", "timestamp", "model_version"]
 FRAME_TAIL = ["prediction"]
 
-#: Columns of a monitoring results table (``Result.data``), as stored.
-RESULT_COLUMNS = [
-    "chunk_index",
-    "chunk_key",
-    "chunk_start",
-    "chunk_end",
-    "n",
-    "segment",
-    "column",
-    "method",
-    "metric",
-    "value",
-    "p_value",
-    "lower_threshold",
-    "upper_threshold",
-    "alert",
-]
-
 
 @dataclass(slots=True)
 class CaptureErrorRow:
@@ -180,7 +162,7 @@ class RecordStore(ABC):
 
     @abstractmethod
     def save_results(self, model: str, run_at: datetime, results: pd.DataFrame) -> None:
-        """Store a monitoring results table (columns as :data:`RESULT_COLUMNS`)."""
+        """Store a monitoring results table (columns as :data:`driftscope.types.RESULT_COLUMNS`)."""
 
     @abstractmethod
     def load_results(

@@ -21,7 +21,7 @@ from driftscope.errors import ConfigError, InsufficientDataError
 from driftscope.monitoring.base import Calculator
 from driftscope.monitoring.encoding import TabularEncoder
 from driftscope.monitoring.result import Result, chunk_fields
-from driftscope.monitoring.thresholds import Threshold, alerts, make_threshold
+from driftscope.monitoring.thresholds import Threshold, make_threshold, with_bounds
 
 __all__ = ["PCAReconstructionCalculator"]
 
@@ -98,11 +98,7 @@ class PCAReconstructionCalculator(Calculator):
         }
 
     def _bounded(self, row: dict[str, Any]) -> dict[str, Any]:
-        lower, upper = self.bounds_
-        row["lower_threshold"] = np.nan if lower is None else lower
-        row["upper_threshold"] = np.nan if upper is None else upper
-        row["alert"] = bool(alerts(row["value"], lower, upper))
-        return row
+        return with_bounds(row, *self.bounds_)
 
     def _calculate(self, analysis: pd.DataFrame) -> Result:
         errors = self.errors(analysis)

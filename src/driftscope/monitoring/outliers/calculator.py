@@ -23,7 +23,7 @@ from driftscope.errors import ConfigError
 from driftscope.monitoring.base import Calculator
 from driftscope.monitoring.encoding import TabularEncoder
 from driftscope.monitoring.result import Result, chunk_fields
-from driftscope.monitoring.thresholds import Threshold, alerts, make_threshold
+from driftscope.monitoring.thresholds import Threshold, make_threshold, with_bounds
 from driftscope.registry import Registry
 
 __all__ = ["OutlierCalculator", "outlier_detectors"]
@@ -135,11 +135,7 @@ class OutlierCalculator(Calculator):
         }
 
     def _bounded(self, row: dict[str, Any]) -> dict[str, Any]:
-        lower, upper = self.bounds_
-        row["lower_threshold"] = np.nan if lower is None else lower
-        row["upper_threshold"] = np.nan if upper is None else upper
-        row["alert"] = bool(alerts(row["value"], lower, upper))
-        return row
+        return with_bounds(row, *self.bounds_)
 
     def _calculate(self, analysis: pd.DataFrame) -> Result:
         scores = self.scores(analysis)

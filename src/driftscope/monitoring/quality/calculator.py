@@ -29,7 +29,7 @@ from driftscope.monitoring.base import Calculator, infer_column_kinds, numeric_v
 from driftscope.monitoring.chunking import Chunk
 from driftscope.monitoring.quality.schema import check_schema
 from driftscope.monitoring.result import Result, chunk_fields
-from driftscope.monitoring.thresholds import Threshold, alerts, make_threshold
+from driftscope.monitoring.thresholds import Threshold, make_threshold, with_bounds
 
 __all__ = ["DataQualityCalculator"]
 
@@ -173,11 +173,7 @@ class DataQualityCalculator(Calculator):
                 row["value"] = loo[key]
 
     def _bounded(self, row: dict[str, Any]) -> dict[str, Any]:
-        lower, upper = self.bounds_.get((row["column"], row["metric"]), (None, None))
-        row["lower_threshold"] = np.nan if lower is None else lower
-        row["upper_threshold"] = np.nan if upper is None else upper
-        row["alert"] = bool(alerts(row["value"], lower, upper))
-        return row
+        return with_bounds(row, *self.bounds_.get((row["column"], row["metric"]), (None, None)))
 
     def _rows(self, frame: pd.DataFrame, chunks: list[Chunk], cols: list[str]) -> list[dict]:
         rows: list[dict[str, Any]] = []

@@ -10,7 +10,8 @@ from typing import Any
 
 import pandas as pd
 
-from driftscope.storage.base import FRAME_HEAD, RESULT_COLUMNS
+from driftscope.storage.base import FRAME_HEAD
+from driftscope.types import RESULT_COLUMNS
 
 
 def _score_columns(scores: Any) -> dict[str, Any]:

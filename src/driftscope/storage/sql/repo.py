@@ -16,7 +16,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from driftscope.errors import StorageError
 from driftscope.storage.base import (
-    RESULT_COLUMNS,
     AlertRow,
     CaptureErrorRow,
     MonitoringRun,
@@ -25,7 +24,7 @@ from driftscope.storage.base import (
 from driftscope.storage.sql import engine as eng
 from driftscope.storage.sql import frames
 from driftscope.storage.sql import models as t
-from driftscope.types import BlobRef, GroundTruth, Record
+from driftscope.types import RESULT_COLUMNS, BlobRef, GroundTruth, Record
 
 if TYPE_CHECKING:
     import pandas as pd
