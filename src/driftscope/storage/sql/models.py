@@ -196,6 +196,25 @@ alerts = Table(
     Index(None, "model", "key", unique=True),
 )
 
+#: Records sent to a labeling tool (0004): one row per record and tool, the tool's task id
+#: once created; ``status`` is ``pending``, ``sent``, ``labeled`` or ``failed``.
+label_tasks = Table(
+    "label_tasks",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("model", String(NAME), nullable=False),
+    Column("request_id", String(NAME), nullable=False),
+    Column("row_index", Integer, nullable=False),
+    Column("tool", String(64), nullable=False),
+    Column("project", String(NAME), nullable=False),
+    Column("task_id", String(NAME)),
+    Column("status", String(32), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("model", "request_id", "row_index", "tool"),
+    Index(None, "model", "status"),
+)
+
 #: One row per monitoring run of one model (scheduled or on demand), for the status API.
 monitoring_runs = Table(
     "monitoring_runs",
