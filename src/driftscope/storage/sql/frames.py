@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from driftscope.errors import StorageError
 from driftscope.storage.base import FRAME_HEAD
+from driftscope.storage.sql import typed
 from driftscope.types import RESULT_COLUMNS
 
 
@@ -22,9 +25,49 @@ def _score_columns(scores: Any) -> dict[str, Any]:
     return {"score": scores}
 
 
-def records_to_frame(rows: Sequence[Any]) -> pd.DataFrame:
-    """Rows of (request_id, row_index, ts, model_version, features, prediction, scores,
-    target, latency_ms) -> the ``records_frame`` table."""
+def _typed_columns(rows: Sequence[Any], layout: typed.Layout) -> dict[str, np.ndarray[Any, Any]]:
+    """Feature columns of rows that all share one typed layout, straight from the packed
+    values: the dtypes ``DataFrame.from_records`` gives the same values as dicts (float64
+    with NaN for None, NaN and inf; int64 for ints; object None for a column of no value)."""
+    width = len(layout.names)
+    blob = b"".join(r.feature_values for r in rows)
+    if len(blob) != 8 * width * len(rows):
+        raise StorageError(f"typed features do not match their layout of {width} values")
+    raw = np.frombuffer(blob, dtype="<f8").reshape(len(rows), width)
+    matrix: np.ndarray[Any, Any] = np.where(np.isfinite(raw), raw, np.nan).astype(np.float64)
+    ints = set(layout.ints)
+    cols: dict[str, np.ndarray[Any, Any]] = {}
+    for i, name in enumerate(layout.names):
+        col = matrix[:, i]
+        if i in ints:  # an int position holds an int in every row of this layout
+            cols[name] = col.astype(np.int64)
+        elif np.isnan(col).all():
+            cols[name] = np.full(len(rows), None, dtype=object)
+        else:
+            cols[name] = col
+    return cols
+
+
+def _features(rows: Sequence[Any], layouts: Mapping[int, typed.Layout], index: Any) -> Any:
+    ids = {r.feature_layout for r in rows}
+    if len(ids) == 1 and None not in ids:  # one typed layout: columns from the arrays
+        cols = _typed_columns(rows, layouts[int(ids.pop())])
+        return pd.DataFrame(cols, index=index)
+    dicts = [
+        (r.features or {})
+        if r.feature_layout is None
+        else typed.decode(layouts[int(r.feature_layout)], r.feature_values)
+        for r in rows
+    ]
+    return pd.DataFrame.from_records(dicts, index=index)
+
+
+def records_to_frame(
+    rows: Sequence[Any], layouts: Mapping[int, typed.Layout] | None = None
+) -> pd.DataFrame:
+    """Rows of (request_id, row_index, ts, model_version, features, feature_layout,
+    feature_values, prediction, scores, target, latency_ms) -> the ``records_frame``
+    table. ``layouts`` holds the layouts of the typed rows by id."""
     head = pd.DataFrame(
         {
             "request_id": pd.Series([r.request_id for r in rows], dtype=object),
@@ -33,7 +76,7 @@ def records_to_frame(rows: Sequence[Any]) -> pd.DataFrame:
             "model_version": pd.Series([r.model_version for r in rows], dtype=object),
         }
     )
-    feats = pd.DataFrame.from_records([r.features or {} for r in rows], index=head.index)
+    feats = _features(rows, layouts or {}, head.index)
     feats = feats.drop(columns=[c for c in feats.columns if c in FRAME_HEAD])
     scores = pd.DataFrame.from_records([_score_columns(r.scores) for r in rows], index=head.index)
     tail = pd.DataFrame(

@@ -101,6 +101,10 @@ records = Table(
     Column("row_index", Integer, nullable=False),
     Column("ts", UTCDateTime(), nullable=False),
     Column("features", RecordJSON),
+    # typed features (0005): packed float64 values and their layout (storage/sql/typed.py);
+    # set instead of ``features`` when every feature is a number or None
+    Column("feature_layout", BigInteger),
+    Column("feature_values", LargeBinary),
     Column("prediction", RecordJSON),
     Column("scores", RecordJSON),
     Column("inputs", RecordJSON),
@@ -111,6 +115,15 @@ records = Table(
     UniqueConstraint("model", "request_id", "row_index"),
     Index(None, "model", "ts"),
     Index(None, "model", "model_version", "ts"),
+)
+
+#: Layouts of typed feature rows (0005): names in order and int positions, keyed by the
+#: first 63 bits of the SHA-256 of ``layout`` (no foreign key: one check per row on COPY).
+feature_layouts = Table(
+    "feature_layouts",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("layout", JSONType, nullable=False),
 )
 
 ground_truth = Table(

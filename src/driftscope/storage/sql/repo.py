@@ -22,7 +22,7 @@ from driftscope.storage.base import (
     RecordStore,
 )
 from driftscope.storage.sql import engine as eng
-from driftscope.storage.sql import frames
+from driftscope.storage.sql import frames, typed
 from driftscope.storage.sql import models as t
 from driftscope.types import RESULT_COLUMNS, BlobRef, GroundTruth, Record
 
@@ -50,10 +50,18 @@ class SQLRecordStore(RecordStore):
     Writes are batched ``INSERT ... ON CONFLICT DO NOTHING`` (executemany), so
     replaying a spool segment stores each record once. Every database failure
     surfaces as :class:`StorageError` (the caller keeps its data and retries).
+    Numeric feature rows are stored typed (packed float64 plus a layout id, see
+    ``typed.py``), the others as JSON; reading gives the same features either way.
     """
 
     def __init__(
-        self, url: str, *, busy_timeout_ms: int = 5000, pool_size: int = 5, copy: bool = True
+        self,
+        url: str,
+        *,
+        busy_timeout_ms: int = 5000,
+        pool_size: int = 5,
+        copy: bool = True,
+        typed_features: bool = True,
     ) -> None:
         self.url = url
         #: PostgreSQL: bulk-load records with COPY through a staging table
@@ -63,6 +71,13 @@ class SQLRecordStore(RecordStore):
         self._file = eng.sqlite_file(url)
         self._identity = eng.file_identity(self._file) if self._file else None
         self._lock = threading.Lock()
+        #: typed feature rows (typed.py): the encoder, the layout ids whose stored layout was
+        #: checked against ours, and the layouts read back by id (immutable: content hashes)
+        self._encoder = typed.FeatureEncoder()
+        #: False: every row's features as JSON (as before 0005; the tests' reference)
+        self.typed_features = typed_features
+        self._checked_layouts: set[int] = set()
+        self._read_layouts: dict[int, typed.Layout] = {}
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -195,12 +210,15 @@ class SQLRecordStore(RecordStore):
     def add_records(self, records: Sequence[Record]) -> int:
         if not records:
             return 0
-        params = eng.record_params(records, self.dialect)
-        # one global key order: concurrent writers with overlapping batches cannot deadlock
-        params.sort(key=lambda p: (p[0], p[2], p[3]))
+        encoder = self._encoder if self.typed_features else None
+        params = eng.record_params(records, self.dialect, encoder)
         seen = {(r.model, r.model_version) for r in records if r.model_version}
         versions = [{"model": m, "version": v, "first_seen": _now()} for m, v in sorted(seen)]
         with self._tx("add_records") as conn:
+            if not self._store_layouts(conn, params):  # a layout id collision: JSON instead
+                params = eng.record_params(records, self.dialect, encoder)
+            # one global key order: concurrent writers with overlapping batches cannot deadlock
+            params.sort(key=lambda p: (p[0], p[2], p[3]))
             # driver-level executemany: SQLAlchemy's per-value processing would cost 2x here;
             # both sqlite3 and psycopg sum the row counts, and skipped conflicts count 0
             if self.dialect == "postgresql" and self.copy:
@@ -214,6 +232,45 @@ class SQLRecordStore(RecordStore):
                     versions,
                 )
         return int(inserted)
+
+    def _store_layouts(self, conn: Connection, params: list[tuple[Any, ...]]) -> bool:
+        """Insert (if missing) the layouts ``params`` use; False if one id holds another
+        layout in the database (that layout is then poisoned: rebuild the params)."""
+        ids = typed.layout_ids(p[6] for p in params)
+        if not ids:
+            return True
+        known = self._encoder.layouts
+        rows = [{"id": i, "layout": known[i].to_json()} for i in ids]
+        # every batch, not once per process: a database replaced or restored under a
+        # running store must still get the layouts its rows point to
+        conn.execute(eng.insert_ignore(t.feature_layouts, self.dialect, ["id"]), rows)
+        fresh = [i for i in ids if i not in self._checked_layouts]
+        if not fresh:
+            return True
+        c = t.feature_layouts.c
+        stored = conn.execute(select(c.id, c.layout).where(c.id.in_(fresh))).all()
+        ok = True
+        for lid, value in stored:
+            if typed.Layout.from_json(value) == known[int(lid)]:
+                self._checked_layouts.add(int(lid))
+            else:
+                log.error("feature layout id %s collides: its rows are stored as JSON", lid)
+                self._encoder.poison(int(lid))
+                ok = False
+        return ok
+
+    def _layouts(self, conn: Connection, ids: Any) -> dict[int, typed.Layout]:
+        """The layouts of ``ids`` (layout ids of typed rows), cached once read."""
+        cache = self._read_layouts
+        missing = [i for i in typed.layout_ids(ids) if i not in cache]
+        if missing:
+            c = t.feature_layouts.c
+            for lid, value in conn.execute(select(c.id, c.layout).where(c.id.in_(missing))):
+                cache[int(lid)] = typed.Layout.from_json(value)
+            lost = [i for i in missing if i not in cache]
+            if lost:
+                raise StorageError(f"feature layouts {lost} are missing from feature_layouts")
+        return cache
 
     def query_records(
         self,
@@ -237,6 +294,7 @@ class SQLRecordStore(RecordStore):
         stmt = stmt.order_by(c.ts, c.id).limit(limit).offset(offset)
         with self._tx("query_records") as conn:
             rows = conn.execute(stmt).all()
+            layouts = self._layouts(conn, (r.feature_layout for r in rows))
         return [
             Record(
                 model=r.model,
@@ -244,7 +302,11 @@ class SQLRecordStore(RecordStore):
                 row_index=r.row_index,
                 timestamp=r.ts,
                 model_version=r.model_version,
-                features=r.features or {},
+                features=(
+                    r.features or {}
+                    if r.feature_layout is None
+                    else typed.decode(layouts[int(r.feature_layout)], r.feature_values)
+                ),
                 prediction=r.prediction,
                 scores=r.scores,
                 inputs=[BlobRef(**b) for b in r.inputs or []],
@@ -277,6 +339,8 @@ class SQLRecordStore(RecordStore):
                 r.ts,
                 r.model_version,
                 r.features,
+                r.feature_layout,
+                r.feature_values,
                 r.prediction,
                 r.scores,
                 g.value.label("target"),
@@ -291,7 +355,8 @@ class SQLRecordStore(RecordStore):
             stmt = stmt.where(r.ts < end)
         with self._tx("records_frame") as conn:
             rows = conn.execute(stmt.order_by(r.ts, r.id)).all()
-        return frames.records_to_frame(rows)
+            layouts = self._layouts(conn, (row.feature_layout for row in rows))
+        return frames.records_to_frame(rows, layouts)
 
     # -- ground truth, capture errors ------------------------------------------------------
 
