@@ -23,6 +23,7 @@ pytest_plugins = [
     "services.s3",
     "services.mlserver",
     "services.prometheus",
+    "services.labelstudio",
 ]
 
 #: Fixtures that start a real server; a test using any of them is marked ``services``.
@@ -41,8 +42,14 @@ SERVICE_FIXTURES = frozenset(
         "mlserver_url",
         "prometheus",
         "prometheus_url",
+        "labelstudio",
+        "labelstudio_url",
     }
 )
+
+#: Fixtures of a server started once per session (slow to start): their tests share one
+#: xdist group, so ``--dist loadgroup`` runs them on one worker with one server.
+SHARED_SERVER_GROUPS = {"labelstudio": "labelstudio", "labelstudio_url": "labelstudio"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects
@@ -51,6 +58,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         names = getattr(item, "fixturenames", ())
         if SERVICE_FIXTURES.intersection(names) and item.get_closest_marker("services") is None:
             item.add_marker(pytest.mark.services)
+        groups = {SHARED_SERVER_GROUPS[n] for n in names if n in SHARED_SERVER_GROUPS}
+        for group in sorted(groups):  # before xdist's own hook reads the marker
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(autouse=True)

@@ -62,6 +62,15 @@ class SchemaSpec(_Strict):
         return [f.name for f in self.features]
 
 
+class ModelLabelingSettings(_Strict):
+    enabled: bool = True
+    """Send this model's records to the labeling tool (``labeling`` section)."""
+    sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    """Share of the model's records sent as tasks, chosen deterministically per record."""
+    project: str | None = None
+    """Title of the model's project in the tool (default: ``driftscope <model name>``)."""
+
+
 class ModelSettings(_Strict):
     name: str
     """Model name, as routed (`/v2/models/{name}/infer`)."""
@@ -80,6 +89,8 @@ class ModelSettings(_Strict):
     """Path of a reference dataset (CSV or Parquet) for monitoring."""
     label_delay: str | None = None
     """Expected delay of ground truth, e.g. '1h'; younger chunks show estimated performance only."""
+    labeling: ModelLabelingSettings | None = None
+    """Send sampled records to the labeling tool (needs the top-level ``labeling`` section)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, use_attribute_docstrings=True)
 
@@ -158,6 +169,34 @@ class MonitoringSettings(_Strict):
     enabled: bool = True
 
 
+class LabelingSettings(_Strict):
+    tool: str = "labelstudio"
+    """Labeling plugin (``labeling`` registry), e.g. ``labelstudio``."""
+    url: str
+    """Base URL of the labeling tool, e.g. http://label-studio:8080."""
+    api_token: SecretStr | None = None
+    """API token of the tool's account (environment only: DRIFTSCOPE_LABELING__API_TOKEN)."""
+    webhook_secret: SecretStr | None = None
+    """Shared secret the tool sends in the webhook header (environment only:
+    DRIFTSCOPE_LABELING__WEBHOOK_SECRET). Without it the webhook endpoint refuses every call."""
+    webhook_url: str | None = None
+    """Base URL under which the tool reaches driftscope, e.g. http://driftscope:8000
+    (the webhook is ``{webhook_url}/api/v1/labels/webhook/{tool}``). None: no webhook."""
+    interval_s: float = Field(default=60.0, gt=0)
+    """How often new records are sent as tasks."""
+    max_tasks_per_run: int = Field(default=100, ge=1)
+    """Tasks sent per model and run at most (newest records first)."""
+    timeout_s: float = Field(default=10.0, gt=0)
+    """Timeout of one call to the tool."""
+
+    @field_validator("url", "webhook_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError(f"{v!r} must start with http:// or https://")
+        return None if v is None else v.rstrip("/")
+
+
 class Settings(BaseSettings):
     """All of driftscope's settings."""
 
@@ -175,6 +214,8 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     models: list[ModelSettings] = Field(default_factory=list)
+    labeling: LabelingSettings | None = None
+    """The labeling tool records are sent to (models opt in with their ``labeling`` key)."""
 
     @classmethod
     def settings_customise_sources(
@@ -197,6 +238,15 @@ class Settings(BaseSettings):
             seen.add(m.name)
         return self
 
+    @model_validator(mode="after")
+    def _labeling_needs_tool(self) -> Settings:
+        for m in self.models:
+            if m.labeling is not None and m.labeling.enabled and self.labeling is None:
+                raise ValueError(
+                    f"model {m.name!r} has labeling enabled but there is no 'labeling' section"
+                )
+        return self
+
     def model(self, name: str) -> ModelSettings | None:
         for m in self.models:
             if m.name == name:
@@ -204,7 +254,11 @@ class Settings(BaseSettings):
         return None
 
 
-_SECRET_KEYS = {("server", "token")}
+_SECRET_KEYS = {
+    ("server", "token"),
+    ("labeling", "api_token"),
+    ("labeling", "webhook_secret"),
+}
 
 
 def _reject_secrets(data: dict[str, Any]) -> None:

@@ -20,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 import driftscope
 from driftscope.config.settings import Settings
 from driftscope.errors import DriftscopeError
-from driftscope.server.api.v1 import build_api_router
+from driftscope.server.api.v1 import build_api_router, build_webhook_router
 from driftscope.server.auth import TokenCheck
 from driftscope.server.dashboard import dashboard_page
 from driftscope.server.errors import driftscope_error_handler
@@ -110,6 +110,7 @@ def build_management_app(state: ServerState) -> FastAPI:
     app.state.ds = state
     app.add_exception_handler(DriftscopeError, driftscope_error_handler)
     app.include_router(build_api_router(token))
+    app.include_router(build_webhook_router())  # shared-secret header instead of the token
 
     @app.get("/healthz", tags=["health"], summary="The process is alive")
     async def healthz() -> dict[str, str]:

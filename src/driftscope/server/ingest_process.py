@@ -5,6 +5,10 @@ computed once per interval): a thread calling
 :func:`driftscope.service.monitoring.scheduled_pass` every
 ``monitoring.interval_s`` when ``monitoring.enabled``.
 
+With a ``labeling`` section and models opting in, a third thread sends new
+records to the labeling tool every ``labeling.interval_s``
+(:class:`driftscope.service.labeling.LabelingSync`).
+
 It ignores SIGINT and SIGTERM: the supervisor stops it only after every
 worker has drained its queue into the spool, so the final drain sees all of
 it. If the supervisor dies, it drains and exits on its own.
@@ -22,6 +26,7 @@ from pathlib import Path
 
 from driftscope.capture.spool import SpoolReader
 from driftscope.config.settings import Settings
+from driftscope.errors import DriftscopeError
 from driftscope.ingest import Ingestor, IngestStats
 from driftscope.server.metrics import IngestMetrics
 from driftscope.storage import open_blob_store, open_store
@@ -93,6 +98,20 @@ def main(settings: Settings, stop: MpEvent, parent_pid: int, drain_timeout_s: fl
             daemon=True,
         )
         scheduler_thread.start()
+    labeling_thread = None
+    if settings.labeling is not None:
+        from driftscope.service.labeling import LabelingSync, labeling_models
+
+        if labeling_models(settings):
+            try:
+                sync = LabelingSync(settings, store)
+            except DriftscopeError as exc:  # ingest goes on; labels can still be posted
+                log.error("labeling sync not started: %s", exc)
+            else:
+                labeling_thread = threading.Thread(
+                    target=sync.run_forever, args=(halt,), name="labeling-sync", daemon=True
+                )
+                labeling_thread.start()
     while not stop.wait(0.5):
         _sync_metrics(metrics, seen, ingestor.totals)
         if os.getppid() != parent_pid:
@@ -102,6 +121,8 @@ def main(settings: Settings, stop: MpEvent, parent_pid: int, drain_timeout_s: fl
     thread.join()
     if scheduler_thread is not None:
         scheduler_thread.join()  # a pass in progress finishes and records its run
+    if labeling_thread is not None:
+        labeling_thread.join()  # a send in progress marks what it sent
     final_drain(ingestor, drain_timeout_s)
     _sync_metrics(metrics, seen, ingestor.totals)
     log.info(

@@ -73,6 +73,25 @@ class MonitoringRun:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+#: ``label_tasks.status`` values: claimed by a sync run, in the tool, labeled there, refused.
+LABEL_TASK_STATUSES = ("pending", "sent", "labeled", "failed")
+
+
+@dataclass(slots=True)
+class LabelTaskRow:
+    """One record sent (or being sent) to a labeling tool."""
+
+    model: str
+    request_id: str
+    row_index: int
+    tool: str
+    project: str
+    status: str
+    task_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
 class RecordStore(ABC):
     """Records, ground truth, reference data, monitoring results and alerts."""
 
@@ -205,6 +224,63 @@ class RecordStore(ABC):
     @abstractmethod
     def list_runs(self, model: str, limit: int = 10) -> list[MonitoringRun]:
         """Runs of ``model``, newest first."""
+
+    # -- labeling tasks (storage/sql/label_tasks.py) -----------------------------------------
+
+    @abstractmethod
+    def label_candidates(
+        self, model: str, tool: str, *, limit: int, sample_rate: float = 1.0
+    ) -> list[Record]:
+        """Records of ``model`` never sent to ``tool`` and without ground truth, newest first.
+
+        ``sample_rate`` keeps a deterministic share of them (by the record's stored id, so
+        every replica and every run picks the same records).
+        """
+
+    @abstractmethod
+    def claim_label_tasks(
+        self, model: str, tool: str, project: str, keys: Sequence[tuple[str, int]]
+    ) -> list[tuple[str, int]]:
+        """Record ``keys`` as ``pending`` for ``tool``; the keys this call claimed (a key
+        another run or replica already holds is left out), in input order."""
+
+    @abstractmethod
+    def mark_label_tasks(
+        self,
+        model: str,
+        tool: str,
+        keys: Sequence[tuple[str, int]],
+        status: str,
+        task_ids: Sequence[str | None] | None = None,
+    ) -> int:
+        """Set the status (and the tool's task ids, where given) of stored tasks; how many."""
+
+    @abstractmethod
+    def release_label_tasks(self, model: str, tool: str, keys: Sequence[tuple[str, int]]) -> int:
+        """Forget ``pending`` claims (a send that failed), so a later run sends them again."""
+
+    @abstractmethod
+    def list_label_tasks(
+        self,
+        model: str | None = None,
+        *,
+        tool: str | None = None,
+        project: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[LabelTaskRow]:
+        """Stored tasks, oldest first, filtered."""
+
+    @abstractmethod
+    def count_label_tasks(self, model: str | None = None) -> dict[str, dict[str, int]]:
+        """Tasks per model and status."""
+
+    @abstractmethod
+    def delete_ground_truth(
+        self, model: str, keys: Sequence[tuple[str, int]], *, source: str | None = None
+    ) -> int:
+        """Remove labels by (request id, row); only those from ``source`` when given."""
 
 
 class BlobStore(ABC):

@@ -24,6 +24,7 @@ from driftscope.storage.base import (
 from driftscope.storage.sql import engine as eng
 from driftscope.storage.sql import frames, typed
 from driftscope.storage.sql import models as t
+from driftscope.storage.sql.label_tasks import LabelTasksMixin
 from driftscope.types import RESULT_COLUMNS, BlobRef, GroundTruth, Record
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class SQLRecordStore(RecordStore):
+class SQLRecordStore(LabelTasksMixin, RecordStore):
     """Records and everything around them in one SQL database.
 
     Writes are batched ``INSERT ... ON CONFLICT DO NOTHING`` (executemany), so
