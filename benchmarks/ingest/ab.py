@@ -1,18 +1,22 @@
 """A/B: the ingest benchmark's tabular measurement for two source trees, alternated.
 
     .venv/bin/python benchmarks/ingest/ab.py --base /tmp/base-src [--rounds 3] [--rows 1,32]
+    .venv/bin/python benchmarks/ingest/ab.py --old-options '{"typed_features": false}'
 
 ``--base`` is the ``src`` folder of a baseline checkout (for example
 ``git archive <commit> src | tar -x -C /tmp/base``). Each round runs the same
 measurement (``run.py --child``, a fresh process each) once with the baseline
 on ``PYTHONPATH`` and once with this tree, in alternating order, so both see
-the same load; the ratio new / old is reported per round and as a median.
+the same load (without ``--base`` both sides are this tree, and ``--old-options`` /
+``--new-options`` give each side its own record-store options, e.g. JSON features
+against typed ones); the ratio new / old is reported per round and as a median.
 On a shared machine the ratio is the figure to trust, not the absolutes.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 from pathlib import Path
@@ -25,7 +29,9 @@ import run as bench  # noqa: E402
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--base", required=True, help="baseline tree's src folder")
+    ap.add_argument("--base", help="baseline tree's src folder (default: this tree)")
+    ap.add_argument("--old-options", default="{}", help="store options (JSON), old side")
+    ap.add_argument("--new-options", default="{}", help="store options (JSON), new side")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--rows", default="1,32")
     ap.add_argument("--records", type=int, default=10_000)
@@ -38,7 +44,9 @@ def main() -> None:
     make_pg, stop_pg = (
         bench._pg_databases(args) if "postgresql" in backends else (None, lambda: None)
     )
-    base_env = {"PYTHONPATH": str(Path(args.base).resolve())}
+    base = Path(args.base).resolve() if args.base else bench.ROOT / "src"
+    base_env = {"PYTHONPATH": str(base)}
+    options = {"old": json.loads(args.old_options), "new": json.loads(args.new_options)}
     new_env = {"PYTHONPATH": str(bench.ROOT / "src")}
     try:
         for backend in backends:
@@ -56,6 +64,7 @@ def main() -> None:
                             "batch_size": args.batch,
                             "records": args.records,
                             "db_url": db,
+                            "store_options": options[side],
                         }
                         env = base_env if side == "old" else new_env
                         got[side] = bench._run_child(spec, env)

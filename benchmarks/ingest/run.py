@@ -164,7 +164,7 @@ def _measure(spec: dict[str, Any], work: Path) -> dict[str, Any]:
     rng = np.random.default_rng(spec.get("seed", 0))
     settings = _settings(spec["batch_size"])
     url = spec["db_url"].replace("{work}", str(work))
-    store = open_store(url)
+    store = open_store(url, **spec.get("store_options", {}))
     store.upgrade()
     if spec.get("blob_url"):
         blobs = open_blob_store(spec["blob_url"], **spec.get("blob_options", {}))

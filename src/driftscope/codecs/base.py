@@ -142,20 +142,17 @@ def make_records(
     ts = timestamp_of(exchange)
     version = version or model.version
     err = error or exchange.error
+    name, rid, latency, status = (
+        model.name,
+        exchange.request_id,
+        exchange.latency_ms,
+        exchange.status,
+    )
+    preds = [None] * n if predictions is None else predictions
+    rows = [None] * n if scores is None else scores
+    # positional: a keyword call of Record costs 2.5x (ingest hot path, benchmarks/ingest)
     return [
-        Record(
-            model=model.name,
-            request_id=exchange.request_id,
-            row_index=i,
-            timestamp=ts,
-            model_version=version,
-            features=features[i],
-            prediction=None if predictions is None else predictions[i],
-            scores=None if scores is None else scores[i],
-            latency_ms=exchange.latency_ms,
-            status=exchange.status,
-            error=err,
-        )
+        Record(name, rid, i, ts, version, features[i], preds[i], rows[i], [], latency, status, err)
         for i in range(n)
     ]
 

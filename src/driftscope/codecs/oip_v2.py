@@ -116,13 +116,26 @@ def _matrix(tensor: Tensor, model: ModelSettings) -> list[dict[str, Any]]:
     where = f"request tensor {tensor.name!r}"
     if len(tensor.shape) == 2:
         names = feature_names(model, tensor.shape[1], where)
-        return [dict(zip(names, row, strict=True)) for row in tensor.rows]
+        # rows of a rank-2 tensor have shape[1] == len(names) values each
+        return [dict(zip(names, row, strict=False)) for row in tensor.rows]
     if len(tensor.shape) <= 1:
         schema_names = model.model_schema.feature_names
         name = schema_names[0] if len(schema_names) == 1 else tensor.name
         return [{name: v} for v in tensor.rows]
     # images and other higher-rank inputs: the row's nested values under the tensor name
     return [{tensor.name: row} for row in tensor.rows]
+
+
+def _score_rows(tensor: Tensor, model: ModelSettings, where: str) -> list[Any]:
+    """``scores_of`` of every row; a [N, K] tensor (K > 1) zips its rows with the class
+    names in one go: its rows are lists of K scalars, so that is what scores_of returns."""
+    shape, rows = tensor.shape, tensor.rows
+    if len(shape) == 2 and shape[1] > 1 and rows:
+        classes = model.model_schema.classes
+        keys = [str(i) for i in range(shape[1])] if classes is None else classes
+        if len(keys) == shape[1]:
+            return [dict(zip(keys, r, strict=False)) for r in rows]
+    return [scores_of(r, model, where) for r in rows]
 
 
 def predictions_from_outputs(
@@ -140,7 +153,7 @@ def predictions_from_outputs(
     preds = _column(pred_t)
     scores: list[Any] | None = None
     if score_t is not None:
-        scores = [scores_of(r, model, f"{where} {score_t.name!r}") for r in score_t.rows]
+        scores = _score_rows(score_t, model, f"{where} {score_t.name!r}")
     elif (
         schema.prediction is None
         and is_classification(model)

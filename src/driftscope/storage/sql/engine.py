@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from array import array
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from driftscope.types import Record
 
 DIALECTS = ("sqlite", "postgresql")
 _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+array_d = partial(array, "d")
 
 
 def _dumps(obj: Any) -> str:
@@ -133,23 +136,38 @@ def sqlite_ts(value: datetime) -> str:
     )
 
 
+def layouts_insert_sql(dialect: str) -> str:
+    """``INSERT ... ON CONFLICT DO NOTHING`` of (id, layout JSON text) into feature_layouts."""
+    marks = "?, ?" if dialect == "sqlite" else "%s, %s"
+    return f"INSERT INTO feature_layouts (id, layout) VALUES ({marks}) ON CONFLICT (id) DO NOTHING"
+
+
 def record_params(
-    records: Sequence[Record], dialect: str, encoder: FeatureEncoder | None = None
+    records: Sequence[Record],
+    dialect: str,
+    encoder: FeatureEncoder | None = None,
+    layouts_used: set[int] | None = None,
 ) -> list[tuple[Any, ...]]:
     """Driver parameters for :func:`records_insert_sql`, JSON serialised once with orjson.
 
     With an ``encoder``, numeric feature rows are typed (``feature_layout``,
-    ``feature_values``; see :mod:`typed`) and ``features`` is NULL; other rows keep JSON.
+    ``feature_values``; see :mod:`typed`) and ``features`` is NULL; other rows keep JSON;
+    the ids of the layouts used are added to ``layouts_used``.
     The hot loop of ingest: names are bound locally, and the rows of one request share
     their timestamp object, so its conversion is done once per request, not per row.
     """
     dumps, opt = orjson.dumps, _JSON_OPTIONS
     sqlite_dialect = dialect == "sqlite"
-    pattern = encoder.pattern if encoder is not None else None
+    patterns: dict[Any, Any] = {} if encoder is None else encoder.patterns
+    pattern = None if encoder is None else encoder.pattern
+    used_add = (set() if layouts_used is None else layouts_used).add
     out: list[tuple[Any, ...]] = []
     append = out.append
     last_ts: Any = None
     ts: Any = None
+    last_names: tuple[Any, ...] | None = None
+    last_types: tuple[type, ...] | None = None
+    last_pat: Any = None
     for r in records:
         t = r.timestamp
         if t is not last_ts:
@@ -158,19 +176,25 @@ def record_params(
                 ts = sqlite_ts(t)
             else:
                 ts = t if t.tzinfo else t.replace(tzinfo=UTC)
-        pred, scores, inputs, feats, lat = (
-            r.prediction,
-            r.scores,
-            r.inputs,
-            r.features,
-            r.latency_ms,
-        )
-        typed = None
+        feats, lat = r.features, r.latency_ms
+        pred, scores, inputs = r.prediction, r.scores, r.inputs
+        typed: tuple[int, bytes] | None = None
         if pattern is not None and feats:
             vals = list(feats.values())
-            pat = pattern(tuple(feats), tuple(map(type, vals)))
+            names, types = tuple(feats), tuple(map(type, vals))
+            # the rows of one request share names and types: tuple equality (identity of
+            # the same str and type objects) is cheaper than hashing them for the lookup
+            if names != last_names or types != last_types:
+                last_names, last_types = names, types
+                last_pat = patterns.get((names, types)) or pattern(names, types)
+                if last_pat is not None:
+                    used_add(last_pat.id)
+            pat = last_pat
             if pat is not None:
-                typed = encode_values(pat, vals)
+                if pat.plain:  # all floats, little-endian host: no checks, no copies
+                    typed = pat.id, array_d(vals).tobytes()
+                else:
+                    typed = encode_values(pat, vals)
         if typed is None:
             fjson: str | None = dumps(feats, option=opt).decode()
             layout: int | None = None

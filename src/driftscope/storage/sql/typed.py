@@ -58,6 +58,10 @@ class Layout:
     def id(self) -> int:
         return layout_id(self)
 
+    @property
+    def json_text(self) -> str:
+        return orjson.dumps(self.to_json()).decode()
+
 
 def layout_id(layout: Layout) -> int:
     """A stable positive 63-bit id: the first bytes of the SHA-256 of the layout's JSON."""
@@ -73,6 +77,8 @@ class _Pattern:
     id: int
     has_none: bool
     ints: tuple[int, ...]
+    #: floats only on a little-endian host: ``array('d', values)`` as it is
+    plain: bool = False
 
 
 class FeatureEncoder:
@@ -83,20 +89,25 @@ class FeatureEncoder:
     """
 
     def __init__(self) -> None:
-        self._patterns: dict[tuple[tuple[Any, ...], tuple[type, ...]], _Pattern | None] = {}
+        #: (names, value types) -> pattern; None values are not stored (the JSON ones are
+        #: recomputed, cheaply, below MAX_PATTERNS) so ``patterns.get(key) or ...`` works
+        self.patterns: dict[tuple[tuple[Any, ...], tuple[type, ...]], _Pattern] = {}
+        self._json: set[tuple[tuple[Any, ...], tuple[type, ...]]] = set()
         #: layouts by id, of every pattern encoded so far
         self.layouts: dict[int, Layout] = {}
         self._poisoned: set[int] = set()
 
     def pattern(self, names: tuple[Any, ...], types: tuple[type, ...]) -> _Pattern | None:
         key = (names, types)
-        try:
-            return self._patterns[key]
-        except KeyError:
-            pass
+        pat = self.patterns.get(key)
+        if pat is not None or key in self._json:
+            return pat
         pat = self._classify(names, types)
-        if len(self._patterns) < MAX_PATTERNS:
-            self._patterns[key] = pat
+        if len(self.patterns) + len(self._json) < MAX_PATTERNS:
+            if pat is None:
+                self._json.add(key)
+            else:
+                self.patterns[key] = pat
         return pat
 
     def _classify(self, names: tuple[Any, ...], types: tuple[type, ...]) -> _Pattern | None:
@@ -111,13 +122,15 @@ class FeatureEncoder:
         if lid in self._poisoned:
             return None
         self.layouts[lid] = layout
-        return _Pattern(layout, lid, type(None) in kinds, ints)
+        has_none = type(None) in kinds
+        plain = not has_none and not ints and not _BIG_ENDIAN
+        return _Pattern(layout, lid, has_none, ints, plain)
 
     def poison(self, lid: int) -> None:
         """The database holds another layout under ``lid``: its rows go to JSON from now."""
         self._poisoned.add(lid)
         self.layouts.pop(lid, None)
-        self._patterns = {k: p for k, p in self._patterns.items() if p is None or p.id != lid}
+        self.patterns = {k: p for k, p in list(self.patterns.items()) if p.id != lid}
 
     def encode(self, features: dict[str, Any]) -> tuple[int, bytes] | None:
         """``(layout id, values)`` for a typed row, None for the JSON column."""
