@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -35,10 +35,21 @@ __all__ = [
 MAX_INTEGER_CATEGORIES = 10
 
 
-def as_pandas(data: Any, *, what: str = "data") -> pd.DataFrame:
-    """Return ``data`` (pandas, Polars, Arrow table or a mapping) as a pandas DataFrame."""
+def as_pandas(data: Any, *, what: str = "data", arrow: bool = False) -> pd.DataFrame:
+    """Return ``data`` (pandas, Polars, Arrow table or a mapping) as a pandas DataFrame.
+
+    With ``arrow``, an Arrow table (or a Polars frame, through Arrow) becomes
+    a frame of ``pandas.ArrowDtype`` columns over the same buffers: nothing
+    is copied, and calculators that read one column at a time (see
+    :func:`numeric_values`) convert each column only while they use it.
+    """
     if isinstance(data, pd.DataFrame):
         frame = data
+    elif arrow and _arrow_table(data) is not None:
+        try:
+            frame = _arrow_table(data).to_pandas(types_mapper=pd.ArrowDtype)
+        except Exception as exc:  # a foreign library's own error, kept as the cause
+            raise ValidationError(f"{what}: cannot convert {type(data).__name__}") from exc
     elif hasattr(data, "to_pandas") and callable(data.to_pandas):  # polars / pyarrow
         try:
             frame = data.to_pandas()
@@ -57,6 +68,17 @@ def as_pandas(data: Any, *, what: str = "data") -> pd.DataFrame:
         dups = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
         raise ValidationError(f"{what} has duplicate column names: {dups}")
     return frame
+
+
+def _arrow_table(data: Any) -> Any:
+    """``data`` as a ``pyarrow.Table`` when it is one (or a Polars frame); else ``None``."""
+    import pyarrow as pa
+
+    if isinstance(data, pa.Table):
+        return data
+    if type(data).__module__.startswith("polars") and hasattr(data, "to_arrow"):
+        return data.to_arrow()
+    return None
 
 
 def require_columns(frame: pd.DataFrame, columns: Sequence[str], *, what: str) -> None:
@@ -104,7 +126,16 @@ def infer_column_kinds(
 
 
 def numeric_values(series: pd.Series) -> np.ndarray:
-    """Float64 values of a column (datetimes as epoch seconds); missing values are NaN."""
+    """Float64 values of a column (datetimes as epoch seconds); missing values are NaN.
+
+    A numeric Arrow-backed column (``pandas.ArrowDtype``) converts straight
+    from its buffers: a float64 column without nulls in one chunk is not
+    copied at all (the array is then read-only).
+    """
+    if isinstance(series.dtype, pd.ArrowDtype):
+        values = _arrow_numeric(series)
+        if values is not None:
+            return values
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         ts = series.astype("datetime64[ns]") if series.dt.tz is None else series.dt.tz_convert(None)
         out = ts.to_numpy(dtype="datetime64[ns]").astype("int64").astype("float64") / 1e9
@@ -116,6 +147,27 @@ def numeric_values(series: pd.Series) -> np.ndarray:
         raise ValidationError(
             f"column {series.name!r} is treated as continuous but holds non-numeric values"
         ) from exc
+
+
+def _arrow_numeric(series: pd.Series) -> np.ndarray | None:
+    """Float64 values (NaN for nulls) of an integer or float Arrow column; ``None`` otherwise."""
+    import pyarrow as pa
+
+    pa_type = series.dtype.pyarrow_dtype
+    if not (pa.types.is_floating(pa_type) or pa.types.is_integer(pa_type)):
+        return None
+    chunked = series.array.__arrow_array__()  # the ChunkedArray itself, not a copy
+    if pa_type != pa.float64():
+        chunked = chunked.cast(pa.float64())
+    chunks = chunked.chunks
+    if len(chunks) == 1:
+        return np.asarray(chunks[0].to_numpy(zero_copy_only=False), dtype=np.float64)
+    out = np.empty(len(chunked), dtype=np.float64)
+    pos = 0
+    for chunk in chunks:  # nulls become NaN
+        out[pos : pos + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
+        pos += len(chunk)
+    return out
 
 
 class Calculator(ABC):
@@ -132,6 +184,10 @@ class Calculator(ABC):
         Optional timestamp column: gives chunk start/end times and is required
         by period chunking.
     """
+
+    #: Arrow input stays in Arrow (``as_pandas(..., arrow=True)``) for calculators that
+    #: read it column by column.
+    arrow_input: ClassVar[bool] = False
 
     def __init__(self, *, chunker: Any = None, timestamp_column: str | None = None) -> None:
         from driftscope.monitoring.chunking import make_chunker
@@ -152,7 +208,7 @@ class Calculator(ABC):
 
     def fit(self, reference: Any) -> Self:
         """Learn what normal looks like from ``reference``; returns ``self``."""
-        frame = as_pandas(reference, what="reference")
+        frame = as_pandas(reference, what="reference", arrow=self.arrow_input)
         if len(frame) == 0:
             raise MonitoringError("the reference data has no rows")
         require_columns(frame, self._all_required(), what="reference")
@@ -164,7 +220,7 @@ class Calculator(ABC):
         """Compute the figures for each chunk of ``analysis``."""
         if not self.fitted_:
             raise MonitoringError(f"{type(self).__name__} is not fitted: call fit(reference) first")
-        frame = as_pandas(analysis, what="analysis")
+        frame = as_pandas(analysis, what="analysis", arrow=self.arrow_input)
         require_columns(frame, self._all_required(), what="analysis")
         result: Result = self._wrap(self._calculate, frame)
         return result

@@ -3,7 +3,8 @@
 Continuous columns are binned with edges learned from the reference once:
 
 - ``binning="quantile"`` (default): interior edges at the reference's
-  ``1/n_bins, ..., (n_bins-1)/n_bins`` quantiles (``numpy.quantile``, linear),
+  ``1/n_bins, ..., (n_bins-1)/n_bins`` quantiles (``numpy.quantile``, linear,
+  read off the sorted reference),
   duplicates removed, so each bin holds about the same reference mass;
 - ``binning="auto"``: the interior edges of
   ``numpy.histogram_bin_edges(reference, "auto")`` (at most ``max_bins`` bins).
@@ -41,7 +42,11 @@ from driftscope.monitoring.drift.univariate.base import (
     MethodConfig,
     Outcome,
 )
-from driftscope.monitoring.drift.univariate.samples import CategoricalSample, ContinuousSample
+from driftscope.monitoring.drift.univariate.samples import (
+    CategoricalSample,
+    ContinuousSample,
+    sorted_quantiles,
+)
 from driftscope.monitoring.drift.univariate.sketch import ContinuousSketch, sketch_histogram
 
 __all__ = [
@@ -75,7 +80,7 @@ def bin_edges(
             edges = np.histogram_bin_edges(reference_sorted, bins=max_bins)
         return np.unique(edges[1:-1])
     qs = np.linspace(0.0, 1.0, n_bins + 1)[1:-1]
-    return np.unique(np.quantile(reference_sorted, qs))
+    return np.unique(sorted_quantiles(reference_sorted, qs))
 
 
 def histogram(sample: ContinuousSample, edges: np.ndarray) -> np.ndarray:

@@ -219,6 +219,8 @@ class UnivariateDriftCalculator(Calculator):
     True
     """
 
+    arrow_input = True  # an Arrow table is read column by column, never copied whole
+
     def __init__(
         self,
         column_names: Sequence[str] | None = None,
@@ -329,11 +331,15 @@ class UnivariateDriftCalculator(Calculator):
             enc = self.encoders_[col]
             encoded = enc.encode_reference(reference[col])
             full = enc.sample(encoded)
+            parts = self._split_reference(full, encoded, chunks)
             methods = [m.fit(full) for m in self._methods_for(col, enc.kind)]
             per_method: dict[str, list[float]] = {m.name: [] for m in methods}
             rows: list[dict[str, Any]] = []
-            for chunk in chunks:
-                sample = enc.sample(encoded[chunk.positions], owned=True)
+            for i, chunk in enumerate(chunks):
+                if parts is None:
+                    sample = enc.sample(encoded[chunk.positions], owned=True)
+                else:
+                    sample = parts[i]
                 rest = self._rest_factory(enc, encoded, chunk)
                 for method in methods:
                     value, p = method.compute(sample, rest)
@@ -343,6 +349,7 @@ class UnivariateDriftCalculator(Calculator):
                 m.name: self._threshold_for(col, m.name).bounds(per_method[m.name], m.value_limits)
                 for m in methods
             }
+            self._release(methods)
             return methods, rows, bounds
 
         ref_rows: list[dict[str, Any]] = []
@@ -356,6 +363,43 @@ class UnivariateDriftCalculator(Calculator):
         for row in ref_rows:
             self._apply_bounds(row)
         self.reference_rows_ = ref_rows
+
+    @staticmethod
+    def _release(methods: Sequence[DriftMethod]) -> None:
+        """Between fit and calculate a column keeps its sorted reference, not its derivatives."""
+        for method in methods:
+            if isinstance(method.reference, ContinuousSample):
+                method.reference.release()
+
+    @staticmethod
+    def _split_reference(
+        full: Sample, encoded: np.ndarray, chunks: Sequence[Chunk]
+    ) -> list[ContinuousSample] | None:
+        """The reference chunks of a continuous column, cut from ``full`` by one argsort.
+
+        ``None`` (sample each chunk on its own) unless ``full`` is an unsorted
+        exact sample and the chunks are disjoint: then every chunk knows the
+        ranks of its values in the sorted reference (no sort, no search).
+        """
+        if not isinstance(full, ContinuousSample) or "sorted" in full.__dict__ or not chunks:
+            return None
+        labels: np.ndarray = np.full(
+            encoded.size, -1, dtype=np.int8 if len(chunks) < 127 else np.int64
+        )
+        for i, chunk in enumerate(chunks):
+            labels[chunk.positions] = i
+        if np.count_nonzero(labels >= 0) != sum(len(c) for c in chunks):
+            return None  # chunks overlap
+        finite = np.isfinite(encoded)
+        if full.missing:
+            missing = np.bincount(labels[~finite] + 1, minlength=len(chunks) + 1)[1:]
+            labels = labels[finite]
+        else:
+            missing = np.zeros(len(chunks), dtype=np.int64)
+        parts = full.split(labels, len(chunks))
+        for part, lost in zip(parts, missing, strict=True):
+            part.missing = int(lost)
+        return parts
 
     def _jobs(self, rows: int) -> int:
         cpus = min(os.cpu_count() or 1, MAX_THREADS)
@@ -423,6 +467,7 @@ class UnivariateDriftCalculator(Calculator):
                     row = self._row(chunk, sample, col, method, value, p)
                     self._apply_bounds(row)
                     out.append(row)
+            self._release(self.methods_[col])
             return out
 
         parts = self._map(calculate_column, present, len(analysis))
@@ -439,7 +484,7 @@ class UnivariateDriftCalculator(Calculator):
         """
         if not self.fitted_:
             raise MonitoringError("UnivariateDriftCalculator is not fitted: call fit first")
-        frame = as_pandas(data, what="data")
+        frame = as_pandas(data, what="data", arrow=True)
         return {
             col: enc.profile(enc.profile_values(frame[col]), mode)
             for col, enc in self.encoders_.items()

@@ -48,11 +48,17 @@ MAX_EXACT_N = 10_000  # scipy.stats.ks_2samp's MAX_AUTO_N
 FAST_SMIRNOV_N = 5_000  # above it, SciPy's smirnov loop is slower than the vectorised sum
 
 
-def _distinct(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct values of a sorted array and the count of values <= each."""
+def _last_of_runs(sorted_values: np.ndarray) -> np.ndarray:
+    """Mask of the last value of each run of equal values of a sorted array."""
     keep = np.empty(sorted_values.size, dtype=bool)
     keep[:-1] = sorted_values[1:] != sorted_values[:-1]
     keep[-1] = True
+    return keep
+
+
+def _distinct(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of a sorted array and the count of values <= each."""
+    keep = _last_of_runs(sorted_values)
     return sorted_values[keep], np.flatnonzero(keep) + 1
 
 
@@ -80,6 +86,20 @@ def _ties(ref: ContinuousSample) -> tuple[np.ndarray, np.ndarray] | None:
 def _compare(ref: ContinuousSample, chunk: ContinuousSample) -> dict[str, Any]:
     """Chunk distinct values with counts, and the reference counts at and below them (cached)."""
     key = ("ecdf", id(ref))
+    ranks = chunk.cache.get(("ranks", id(ref)))
+    if key not in chunk.cache and ranks is not None:
+        # a chunk of the reference itself (ContinuousSample.split): its ranks are known
+        ties = _ties(ref)
+        uniq: np.ndarray
+        below: np.ndarray
+        if ties is None:  # no ties: the chunk's values are distinct too
+            uniq, below = chunk.sorted, np.arange(1, chunk.n + 1)
+            j_right, j_left = ranks + 1, ranks
+        else:
+            keep = _last_of_runs(chunk.sorted)
+            uniq, below = chunk.sorted[keep], np.flatnonzero(keep) + 1
+            j_right, j_left = ties[1][ranks[keep]], ties[0][ranks[keep]]
+        chunk.cache[key] = {"uniq": uniq, "below": below, "j_right": j_right, "j_left": j_left}
     if key not in chunk.cache:
         r = ref.sorted
         uniq, below = _distinct(chunk.sorted)
@@ -128,8 +148,8 @@ def ks_p_value(d: float, n1: int, n2: int) -> float:
 
 def _smirnov_sf(n: int, x: float) -> float:
     """One-sided ``P(D+_n >= x)`` (``scipy.special.smirnov``) by the Birnbaum-Tingey sum."""
-    j = np.arange(0, math.floor(n * (1.0 - x)) + 1, dtype=np.float64)
-    a = 1.0 - x - j / n
+    j: np.ndarray = np.arange(0, math.floor(n * (1.0 - x)) + 1, dtype=np.float64)
+    a: np.ndarray = 1.0 - x - j / n
     j, a = j[a > 0], a[a > 0]
     logs = (
         special.gammaln(n + 1.0)
@@ -181,35 +201,45 @@ def cdf_distances(
     r = ref.sorted
     n, m = ref.n, chunk.n
     cmp = _compare(ref, chunk)
-    uniq, below, j_right = cmp["uniq"], cmp["below"], cmp["j_right"]
+    uniq, below, j_right, j_left = cmp["uniq"], cmp["below"], cmp["j_right"], cmp["j_left"]
     ties = _ties(ref)
+    u = uniq.size
     k = below / m
     # intervals [u_i, u_i+1) where F_chunk = k_i; the last runs to max(reference max, u_last)
-    b_last = max(r[-1], uniq[-1])
-    g1_pts, g2_pts = _cdf_terms(ref, np.append(uniq, b_last), np.append(j_right, n), l2)
-    a, b = uniq, np.append(uniq[1:], b_last)
-    g1_a, g1_b = g1_pts[:-1], g1_pts[1:]
-    # F_ref crosses k at the ceil(k n)-th reference value
-    j_star = np.minimum((below * n + m - 1) // m, n)
-    x_star = r[np.maximum(j_star - 1, 0)]
-    inside = (x_star > a) & (x_star < b)
-    abs_part = np.abs((g1_b - k * b) - (g1_a - k * a))
+    x = np.empty(u + 1)
+    x[:u] = uniq
+    x[u] = max(r[-1], uniq[-1])
+    j = np.empty(u + 1, dtype=np.intp)
+    j[:u] = j_right
+    j[u] = n
+    g1_pts, g2_pts = _cdf_terms(ref, x, j, l2)
+    width = np.diff(x)
+    d_g1 = np.diff(g1_pts)
+    abs_part = d_g1 - k * width
+    np.abs(abs_part, out=abs_part)
+    # F_ref crosses k inside (u_i, u_i+1) when F_ref(u_i) < k <= F_ref(u_i+1 -), i.e. when
+    # the ceil(k n)-th reference value lies strictly between them (the last interval has k = 1)
+    bn = below * n
+    inside = np.zeros(u, dtype=bool)
+    np.less(j_right[:-1] * m, bn[:-1], out=inside[:-1])
+    inside[:-1] &= j_left[1:] * m >= bn[:-1]
     if inside.any():
-        xi = x_star[inside]
-        j_in = j_star[inside]
+        j_in = np.minimum((bn[inside] + m - 1) // m, n)
+        xi = r[j_in - 1]
         g1_c, _ = _cdf_terms(ref, xi, j_in if ties is None else ties[1][j_in - 1])
         ki = k[inside]
         h_c = g1_c - ki * xi
-        h_a = g1_a[inside] - ki * a[inside]
-        h_b = g1_b[inside] - ki * b[inside]
-        abs_part[inside] = h_a + h_b - 2.0 * h_c
+        h_a = g1_pts[:-1][inside] - ki * x[:-1][inside]
+        h_b = g1_pts[1:][inside] - ki * x[1:][inside]
+        abs_part[inside] = np.maximum(h_a + h_b - 2.0 * h_c, 0.0)
     # before the first chunk value F_chunk = 0
-    l1 = float(g1_a[0] + np.sum(np.maximum(abs_part, 0.0)))
+    l1 = float(g1_pts[0] + np.sum(abs_part))
     if g2_pts is None:
         return l1, NAN
-    g2_a, g2_b = g2_pts[:-1], g2_pts[1:]
-    sq_part = (g2_b - g2_a) - 2.0 * k * (g1_b - g1_a) + k * k * (b - a)
-    return l1, float(np.sqrt(max(g2_a[0] + np.sum(np.maximum(sq_part, 0.0)), 0.0)))
+    sq_part = np.diff(g2_pts)
+    sq_part -= 2.0 * k * d_g1
+    sq_part += k * k * width
+    return l1, float(np.sqrt(max(g2_pts[0] + np.sum(np.maximum(sq_part, 0.0)), 0.0)))
 
 
 def _gaps(ref: Any, chunk: Any) -> tuple[float, float]:
