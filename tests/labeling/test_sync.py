@@ -120,3 +120,14 @@ def test_events_write_replace_and_reconcile(settings: Settings, store: RecordSto
     status = {r.request_id: r.status for r in store.list_label_tasks("m")}
     assert status == {"r0": "sent", "r1": "labeled"}
     assert isinstance(AnnotationsDeleted("1", ["5"]), AnnotationsDeleted)
+
+
+def test_caught_up_passes_look_only_at_new_records(settings: Settings, store: RecordStore) -> None:
+    store.add_records(records(n=2))
+    sync, tool = make(settings, store)
+    for _ in range(3):
+        sync.sync_pass()
+    assert "m" in sync.after and len(tool.tasks) == 2
+    store.add_records(records(n=2, prefix="new"))  # same (old) timestamps, stored later
+    assert sync.sync_pass()["m"] == "sent 2 task(s)"
+    assert sorted(t["data"]["request_id"] for t in tool.tasks[2:]) == ["new0", "new1"]

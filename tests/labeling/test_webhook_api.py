@@ -40,7 +40,12 @@ async def running(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         await task
 
 
-def body(value: float = 4.0, request_id: str = "r1", action: str = "ANNOTATION_CREATED") -> dict:
+def body(
+    value: float = 4.0,
+    request_id: str = "r1",
+    action: str = "ANNOTATION_CREATED",
+    at: str = "2026-11-02T10:00:00.000001Z",
+) -> dict:
     return {
         "action": action,
         "project": {"id": 3},
@@ -48,6 +53,7 @@ def body(value: float = 4.0, request_id: str = "r1", action: str = "ANNOTATION_C
         "annotation": {
             "id": 5,
             "result": [{"type": "number", "value": {"number": value}, "from_name": "value"}],
+            "updated_at": at,
         },
     }
 
@@ -133,9 +139,12 @@ async def test_labels_are_stored_replaced_and_replays_are_idempotent(settings: S
                 "detail": "",
             }
         await until(lambda: len(store.list_ground_truth("m")) == 1)
-        r = await c.post(URL, json=body(6.5, action="ANNOTATION_UPDATED"), headers=h)
+        later = "2026-11-02T10:05:00Z"
+        r = await c.post(URL, json=body(6.5, action="ANNOTATION_UPDATED", at=later), headers=h)
         assert r.status_code == 202
         await until(lambda: store.list_ground_truth("m")[0].value == 6.5)
+        # a late copy of the creation, handled after the update, does not undo it
+        assert (await c.post(URL, json=body(4.0), headers=h)).status_code == 202
     (gt,) = store.list_ground_truth("m")
     assert (gt.request_id, gt.row_index, gt.source) == ("r1", 0, "labelstudio")
     (task,) = store.list_label_tasks("m")

@@ -5,7 +5,9 @@ every ``labeling.interval_s``), per model with ``labeling`` enabled:
 
 1. find or create the model's project and register the webhook;
 2. pick up to ``max_tasks_per_run`` records never sent to the tool and without
-   ground truth, newest first, a deterministic ``sample_rate`` share of them;
+   ground truth, newest first, a deterministic ``sample_rate`` share of them
+   (once a pass has caught up, only records stored since are looked at: the
+   first pass after a start scans the model's records, the next ones do not);
 3. *claim* them in ``label_tasks`` (``pending``): of two runs or replicas racing
    for a record exactly one gets it, so nothing is sent twice, across restarts too;
 4. import them as tasks, then mark them ``sent`` with the tool's task ids. A
@@ -15,8 +17,9 @@ every ``labeling.interval_s``), per model with ``labeling`` enabled:
 Receiving (:func:`apply_event`, from the webhook route, after the answer):
 
 - an annotation created or updated: its value becomes the record's ground truth
-  (source = the tool's name; an update replaces it, a replay writes the same row),
-  the task is ``labeled``;
+  (source = the tool's name; an update replaces it, a replay writes the same row;
+  calls handled out of order are settled by the annotation's time, the newest
+  wins), the task is ``labeled``;
 - annotations deleted: the tool's payload names only annotation ids, so the
   project's ``labeled`` tasks are reconciled against the tool: a task with no
   annotation left loses its ground truth from that tool (a label posted through the
@@ -112,6 +115,9 @@ class LabelingSync:
         self.tool = tool or open_tool(settings.labeling)
         #: model -> project id, once found / created and its webhook registered
         self.projects: dict[str, str] = {}
+        #: model -> store mark: records stored before it are sent, labeled or not sampled
+        self.after: dict[str, int] = {}
+        self._caught_up: dict[str, int] = {}
         self.passes = 0
 
     def close(self) -> None:
@@ -138,12 +144,21 @@ class LabelingSync:
         conf, tool, store = self.settings.labeling, self.tool, self.store
         assert conf is not None and model.labeling is not None
         project = self.project(model)
-        candidates = store.label_candidates(
+        limit = conf.max_tasks_per_run
+        candidates, top = store.label_candidates(
             model.name,
             tool.name,
-            limit=conf.max_tasks_per_run,
+            limit=limit,
             sample_rate=model.labeling.sample_rate,
+            after=self.after.get(model.name),
         )
+        if len(candidates) < limit:
+            # caught up: later passes look only at records stored after the previous
+            # caught-up mark (one pass of lag, for inserts still uncommitted at that mark)
+            previous = self._caught_up.get(model.name)
+            if previous is not None:
+                self.after[model.name] = previous
+            self._caught_up[model.name] = top
         if not candidates:
             return 0
         claimed = set(
@@ -229,7 +244,8 @@ def apply_event(store: RecordStore, settings: Settings, event: WebhookEvent) -> 
         raise ConfigError("labeling", "labeling is not configured")
     cls = labeling_tools.get(conf.tool)
     if isinstance(event, Labeled):
-        store.put_ground_truth(
+        # by the annotation's own time: a replay or a reordered call never undoes an update
+        store.put_newer_ground_truth(
             [
                 GroundTruth(
                     model=event.model,

@@ -229,12 +229,21 @@ class RecordStore(ABC):
 
     @abstractmethod
     def label_candidates(
-        self, model: str, tool: str, *, limit: int, sample_rate: float = 1.0
-    ) -> list[Record]:
-        """Records of ``model`` never sent to ``tool`` and without ground truth, newest first.
+        self,
+        model: str,
+        tool: str,
+        *,
+        limit: int,
+        sample_rate: float = 1.0,
+        after: int | None = None,
+    ) -> tuple[list[Record], int]:
+        """Records of ``model`` never sent to ``tool`` and without ground truth, newest first,
+        and the store's high-water mark (an opaque, growing position in insertion order).
 
         ``sample_rate`` keeps a deterministic share of them (by the record's stored id, so
-        every replica and every run picks the same records).
+        every replica and every run picks the same records). ``after``: only records stored
+        after that mark (from an earlier call), so a caller that has caught up does not scan
+        the whole table again.
         """
 
     @abstractmethod
@@ -275,6 +284,11 @@ class RecordStore(ABC):
     @abstractmethod
     def count_label_tasks(self, model: str | None = None) -> dict[str, dict[str, int]]:
         """Tasks per model and status."""
+
+    @abstractmethod
+    def put_newer_ground_truth(self, items: Sequence[GroundTruth]) -> int:
+        """Upsert labels by (model, request id, row), but never over a label with a later
+        timestamp (webhook calls handled out of order); how many were written."""
 
     @abstractmethod
     def delete_ground_truth(

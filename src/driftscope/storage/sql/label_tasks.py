@@ -14,12 +14,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, exists, func, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
 
 from driftscope.errors import ValidationError
 from driftscope.storage.base import LABEL_TASK_STATUSES, LabelTaskRow
 from driftscope.storage.sql import engine as eng
 from driftscope.storage.sql import models as t
-from driftscope.types import Record
+from driftscope.types import GroundTruth, Record
 
 #: Keys per IN (...) query.
 _KEY_CHUNK = 500
@@ -59,11 +60,16 @@ class LabelTasksMixin:
         ) -> list[Record]: ...
 
     def label_candidates(
-        self, model: str, tool: str, *, limit: int, sample_rate: float = 1.0
-    ) -> list[Record]:
+        self,
+        model: str,
+        tool: str,
+        *,
+        limit: int,
+        sample_rate: float = 1.0,
+        after: int | None = None,
+    ) -> tuple[list[Record], int]:
         r, lt, g = t.records.c, t.label_tasks.c, t.ground_truth.c
-        if sample_rate <= 0 or limit <= 0:
-            return []
+        top_stmt = select(func.max(r.id))  # the whole table's: one step down the primary key
         sent = exists().where(
             lt.model == r.model,
             lt.request_id == r.request_id,
@@ -74,10 +80,15 @@ class LabelTasksMixin:
             g.model == r.model, g.request_id == r.request_id, g.row_index == r.row_index
         )
         stmt = select(r.request_id, r.row_index, r.ts).where(r.model == model, ~sent, ~labeled)
+        if after is not None:
+            stmt = stmt.where(r.id > after)
         if sample_rate < 1:
             stmt = stmt.where((r.id * _MUL) % _MOD < int(round(sample_rate * _MOD)))
-        stmt = stmt.order_by(r.ts.desc(), r.id.desc()).limit(limit)
+        stmt = stmt.order_by(r.ts.desc(), r.id.desc()).limit(max(limit, 0))
         with self._tx("label_candidates") as conn:
+            top = int(conn.execute(top_stmt).scalar_one() or 0)
+            if sample_rate <= 0 or limit <= 0:
+                return [], top
             keys = [(str(rid), int(row), ts) for rid, row, ts in conn.execute(stmt).all()]
         # the rows themselves through query_records, one exact timestamp (usually one
         # request) at a time: how features are stored stays the record store's business
@@ -89,7 +100,7 @@ class LabelTasksMixin:
             ):
                 if (rec.request_id, rec.row_index) in wanted:
                     found[(rec.request_id, rec.row_index)] = rec
-        return [found[(rid, row)] for rid, row, _ in keys if (rid, row) in found]
+        return [found[(rid, row)] for rid, row, _ in keys if (rid, row) in found], top
 
     def claim_label_tasks(
         self, model: str, tool: str, project: str, keys: Sequence[tuple[str, int]]
@@ -234,6 +245,36 @@ class LabelTasksMixin:
             for m, status, n in conn.execute(stmt).all():
                 out.setdefault(str(m), {})[str(status)] = int(n)
         return out
+
+    def put_newer_ground_truth(self, items: Sequence[GroundTruth]) -> int:
+        if not items:
+            return 0
+        now = _now()
+        latest: dict[tuple[str, str, int], dict[str, Any]] = {}
+        for g in items:
+            row = {
+                "model": g.model,
+                "request_id": g.request_id,
+                "row_index": g.row_index,
+                "value": g.value,
+                "ts": g.timestamp or now,
+                "source": g.source,
+            }
+            key = (g.model, g.request_id, g.row_index)
+            if key not in latest or latest[key]["ts"] <= row["ts"]:
+                latest[key] = row
+        mod = sqlite if self.dialect == "sqlite" else postgresql
+        ins = mod.insert(t.ground_truth)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["model", "request_id", "row_index"],
+            set_={c: ins.excluded[c] for c in ("value", "ts", "source")},
+            where=t.ground_truth.c.ts <= ins.excluded.ts,
+        ).returning(t.ground_truth.c.id)  # rows written (psycopg's rowcount says -1 here)
+        written = 0
+        with self._tx("put_newer_ground_truth") as conn:
+            for row in sorted(latest.values(), key=lambda r: (r["request_id"], r["row_index"])):
+                written += len(conn.execute(stmt, row).all())
+        return written
 
     def delete_ground_truth(
         self, model: str, keys: Sequence[tuple[str, int]], *, source: str | None = None
