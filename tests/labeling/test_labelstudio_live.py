@@ -21,6 +21,7 @@ from driftscope.config.settings import LabelingSettings, ModelSettings, Settings
 from driftscope.labeling import LabelStudio, UnsupportedTaskError
 from driftscope.service.labeling import LabelingSync
 from driftscope.storage import open_store
+from driftscope.types import Record
 from server.proc import ServeProcess, wait_for
 from server.upstream import make_upstream, serve_in_thread
 from services._proc import free_port
@@ -185,8 +186,13 @@ def test_projects_webhooks_and_resends_are_idempotent(
     store = open_store(settings.storage.database_url)
     store.upgrade()
     store.add_records(records(n=3, rows=2))
+    clf = [
+        Record("clf", f"c{i}", 0, r.timestamp, "v2", {"x": i}, label, {"no": 0.3, "yes": 0.7})
+        for i, (r, label) in enumerate(zip(records(n=2), ["yes", "no"], strict=True))
+    ]
+    store.add_records(clf)
     one, two = LabelingSync(settings, store), LabelingSync(settings, store)
-    assert one.sync_pass()["m"] == "sent 6 task(s)"
+    assert one.sync_pass() == {"m": "sent 6 task(s)", "clf": "sent 2 task(s)"}
     assert two.sync_pass()["m"] == "sent 0 task(s)"  # a replica, or the same after a restart
     assert one.sync_pass()["m"] == "sent 0 task(s)"
     with ls_client(labelstudio) as c:
@@ -194,11 +200,42 @@ def test_projects_webhooks_and_resends_are_idempotent(
         assert pid is not None and str(pid) == two.projects["m"]
         assert len(tasks_of(c, pid)) == 6
         assert len(c.get("/api/webhooks", params={"project": pid}).json()) == 1
-        clf = c.get(f"/api/projects/{project_id(c, f'clf {suffix}')}").json()
-        assert '<Choice value="no"/>' in clf["label_config"]
+        clf_id = project_id(c, f"clf {suffix}")
+        assert clf_id is not None
+        project = c.get(f"/api/projects/{clf_id}").json()
+        assert project["parsed_label_config"]["label"]["labels"] == ["no", "yes"]
+        preds = {t["data"]["request_id"]: t["predictions"] for t in tasks_of(c, clf_id)}
+        assert preds["c0"][0]["result"][0]["value"] == {"choices": ["yes"]}
+        assert preds["c0"][0]["score"] == 0.7 and preds["c1"][0]["score"] == 0.3
+        assert preds["c1"][0]["model_version"] == "v2"
     one.close()
     two.close()
     store.close()
+
+
+def test_text_classification_project_and_task(labelstudio: LabelStudioInfo) -> None:
+    conf = LabelingSettings(url=labelstudio.url, api_token=labelstudio.token)  # type: ignore[arg-type]
+    tool = LabelStudio(conf)
+    model = ModelSettings.model_validate(
+        {
+            "name": "sentiment",
+            "version": "v3",
+            "upstream": "http://x",
+            "task": "text_classification",
+            "schema": {"features": [{"name": "review", "type": "text"}], "classes": ["neg", "pos"]},
+            "labeling": {"project": f"text {uuid.uuid4().hex[:8]}"},
+        }
+    )
+    project = tool.ensure_project(model, ["neg", "pos"])
+    assert tool.ensure_project(model, ["neg", "pos"]) == project  # found, not made again
+    rec = Record("sentiment", "t1", 0, records(n=1)[0].timestamp, features={"review": "great"})
+    rec.prediction = "pos"
+    (sent,) = tool.send(model, project, [rec])
+    with ls_client(labelstudio) as c:
+        task = c.get(f"/api/tasks/{sent.task_id}").json()
+    assert task["data"]["text"] == "great" and task["data"]["request_id"] == "t1"
+    assert task["predictions"][0]["result"][0]["to_name"] == "text"
+    tool.close()
 
 
 def test_unsupported_tasks_create_nothing(labelstudio: LabelStudioInfo) -> None:
