@@ -14,6 +14,7 @@ from driftscope.labeling import (
     AnnotationsDeleted,
     Ignored,
     Labeled,
+    LabelingTool,
     LabelStudio,
     UnsupportedTaskError,
     labeling_tools,
@@ -40,6 +41,16 @@ def model(task: str, **schema: object) -> ModelSettings:
 
 def conf(**kw: object) -> LabelingSettings:
     return LabelingSettings.model_validate({"url": "http://ls", "api_token": "t", **kw})
+
+
+def test_every_built_in_tool_is_registered() -> None:
+    import driftscope.labeling as pkg
+
+    built_in = [
+        cls for cls in LabelingTool.__subclasses__() if cls.__module__.startswith(pkg.__name__)
+    ]
+    assert built_in and all(labeling_tools.get(cls.name) is cls for cls in built_in)
+    assert all(cls.source for cls in built_in)
 
 
 def test_registered_as_labelstudio() -> None:

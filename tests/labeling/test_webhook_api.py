@@ -117,6 +117,9 @@ async def test_malformed_payloads_get_precise_4xx(settings: Settings) -> None:
         assert r.status_code == 422 and "'nope' is not configured" in r.json()["detail"]
         r = await c.post("/api/v1/labels/webhook/othertool", json=body(), headers=h)
         assert r.status_code == 422 and "'othertool' is not configured" in r.json()["detail"]
+        big = b"[" + b"1," * (4 * 1024 * 1024) + b"1]"
+        r = await c.post(URL, content=big, headers=h)
+        assert r.status_code == 413
         r = await c.post(URL, json=body(action="PROJECT_CREATED"), headers=h)
         assert r.status_code == 202 and r.json()["event"] == "ignored"
     store = db(settings)

@@ -70,6 +70,9 @@ async def label_webhook(
     tool: str, request: Request, state: ServerState = Depends(server_state)
 ) -> WebhookAccepted:
     _check_secret(state, request)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise HTTPException(413, detail=f"webhook body above {MAX_BODY} bytes")
     body = await request.body()
     if len(body) > MAX_BODY:
         raise HTTPException(413, detail=f"webhook body above {MAX_BODY} bytes")
