@@ -4,6 +4,13 @@ plotly.js is embedded once; every figure carries only aggregated results
 (per-chunk values over thresholds; 20-bin histograms of reference vs the
 last chunk for the ``max_distributions`` top-ranked columns when raw data is
 given), never raw rows, so 200 columns stay a few megabytes.
+
+Figures are drawn lazily: each is a sized ``div`` with its JSON beside it;
+the heat map is drawn at once, the per-column figures when they come within
+a screen of the viewport (an ``IntersectionObserver``), so a 200-column page
+opens in the time of its first figures, not of its 220 (measured in
+``benchmarks/analytics/render.py``). ``window.driftscopeDrawAll()`` draws
+every figure (it returns a promise), e.g. before printing.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from driftscope.monitoring import plots
@@ -28,8 +36,49 @@ th{background:#f6f8fa}.alert{color:#d1242f;font-weight:600}section{margin-top:28
 """
 
 
-def _fig(fig: go.Figure) -> str:
-    return str(fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False}))
+_CONFIG = {"displaylogo": False, "responsive": True}
+# draws eager figures at once and the others as they near the viewport
+_LAZY_JS = """(function () {
+  function draw(div) {
+    if (div.dataset.drawn) return div._drawn;
+    div.dataset.drawn = "1";
+    var spec = JSON.parse(document.getElementById(div.id + "-json").textContent);
+    div._drawn = Plotly.newPlot(div, spec.data, spec.layout, spec.config);
+    return div._drawn;
+  }
+  var divs = Array.prototype.slice.call(document.querySelectorAll("div.ds-plot"));
+  window.driftscopeDrawAll = function () { return Promise.all(divs.map(draw)); };
+  var io = "IntersectionObserver" in window ? new IntersectionObserver(function (entries) {
+    entries.forEach(function (e) {
+      if (e.isIntersecting) { io.unobserve(e.target); draw(e.target); }
+    });
+  }, {rootMargin: "100% 0px"}) : null;
+  divs.forEach(function (div) {
+    if (div.dataset.eager || !io) draw(div); else io.observe(div);
+  });
+})();"""
+
+
+class _Figures:
+    """Numbered placeholders for figures: a sized div plus the figure's JSON."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, fig: go.Figure, eager: bool = False) -> str:
+        self.count += 1
+        div_id = f"ds-fig-{self.count}"
+        fig_json = fig.to_plotly_json()
+        spec = {"data": fig_json.get("data", []), "layout": fig_json.get("layout", {})}
+        payload = pio.to_json({**spec, "config": _CONFIG}, validate=False)
+        payload = payload.replace("</", "<\\/")  # never ends the script element early
+        height = int(fig.layout.height or 450)
+        flag = " data-eager='1'" if eager else ""
+        return (
+            f"<div id='{div_id}' class='plotly-graph-div ds-plot'{flag} "
+            f"style='height:{height}px;width:100%'></div>"
+            f"<script type='application/json' id='{div_id}-json'>{payload}</script>"
+        )
 
 
 def _table(frame: pd.DataFrame) -> str:
@@ -46,6 +95,7 @@ def render_report(
     max_distributions: int = 20,
 ) -> str:
     """The report as one HTML string (see the module docstring)."""
+    _fig = _Figures()
     data = result.data
     ranking = result.ranking()
     alerts = data[data["alert"]]
@@ -72,7 +122,7 @@ def render_report(
         )
     if not ranking.empty:
         parts.append("<h2>Ranking</h2>" + _table(ranking))
-        parts.append(_fig(plots.heatmap_figure(result)))
+        parts.append(_fig(plots.heatmap_figure(result), eager=True))
     segments = result.segment_ranking()
     if not segments.empty:
         parts.append("<h2>Segments</h2>" + _table(segments))
@@ -94,7 +144,8 @@ def render_report(
     body = "\n".join(parts)
     return (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{_CSS}</style><script>{get_plotlyjs()}</script></head><body>{body}</body></html>"
+        f"<style>{_CSS}</style><script>{get_plotlyjs()}</script></head><body>{body}"
+        f"<script>{_LAZY_JS}</script></body></html>"
     )
 
 
