@@ -50,7 +50,10 @@ def test_report_is_self_contained(tmp_path):
     ref, new = _frames()
     result = Monitor(chunker={"type": "count", "chunk_number": 3}).fit(ref).calculate(new)
     page = render_report(result, reference=ref, analysis=new)
-    assert page.count("<script") == 1 + page.count("Plotly.newPlot")
+    # plotly.js, the lazy-drawing script, and one JSON block per figure: nothing else
+    figures = page.count("class='plotly-graph-div ds-plot'")
+    assert figures > 0 and page.count("type='application/json'") == figures
+    assert page.count("<script") == 2 + figures
     assert "<script src" not in page and "Ranking" in page
 
 
