@@ -242,3 +242,20 @@ def test_downgrade_writes_typed_rows_back_to_json(store):
     assert got == [r.features for r in recs]
     store.upgrade()
     assert store.query_records("m") == recs
+
+
+def test_decode_unit_cases():
+    layout = typed.Layout(("a", "b", "c"), ints=(2,))
+    pat = typed.FeatureEncoder().pattern(("a", "b", "c"), (float, float, int))
+    assert pat is not None and pat.id == layout.id
+    lid, data = typed.encode_values(pat, [1e308, 1e308, 5])
+    assert lid == layout.id
+    # finite values whose sum overflows still read back as they are
+    assert typed.decode(layout, data) == {"a": 1e308, "b": 1e308, "c": 5}
+    assert typed.decode(layout, typed.encode_values(pat, [NAN, -INF, 7])[1]) == {
+        "a": None,
+        "b": None,
+        "c": 7,
+    }
+    with pytest.raises(typed.StorageError):
+        typed.decode(layout, data[:-8])

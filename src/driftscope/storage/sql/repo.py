@@ -266,7 +266,9 @@ class SQLRecordStore(LabelTasksMixin, RecordStore):
     def _layouts(self, conn: Connection, ids: Any) -> dict[int, typed.Layout]:
         """The layouts of ``ids`` (layout ids of typed rows), cached once read."""
         cache = self._read_layouts
-        missing = [i for i in typed.layout_ids(ids) if i not in cache]
+        wanted = set(ids)
+        wanted.discard(None)
+        missing = sorted(int(i) for i in wanted if i not in cache)
         if missing:
             c = t.feature_layouts.c
             for lid, value in conn.execute(select(c.id, c.layout).where(c.id.in_(missing))):

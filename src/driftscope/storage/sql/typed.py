@@ -19,9 +19,9 @@ its own (a collision sends that layout's rows to the JSON column instead).
 from __future__ import annotations
 
 import hashlib
+import struct
 import sys
 from array import array
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,27 +154,34 @@ def encode_values(pat: _Pattern, vals: list[Any]) -> tuple[int, bytes] | None:
     return pat.id, packed.tobytes()
 
 
-def unpack(data: bytes, width: int) -> list[float]:
+_STRUCTS: dict[int, struct.Struct] = {}
+
+
+def unpack(data: bytes, width: int) -> tuple[float, ...]:
     """The float64 values of one row (little-endian on disk)."""
-    values = array("d")
-    values.frombytes(data)
-    if _BIG_ENDIAN:
-        values.byteswap()
-    if len(values) != width:
-        raise StorageError(f"typed features hold {len(values)} values, their layout {width}")
-    return values.tolist()
+    fmt = _STRUCTS.get(width)
+    if fmt is None:
+        fmt = _STRUCTS.setdefault(width, struct.Struct(f"<{width}d"))
+    try:
+        return fmt.unpack(data)
+    except struct.error as exc:
+        raise StorageError(
+            f"typed features hold {len(data)} bytes, their layout {width} values"
+        ) from exc
 
 
 def decode(layout: Layout, data: bytes) -> dict[str, Any]:
     """A typed row back to the dict the JSON column would have given."""
-    # v - v is 0.0 for finite values, NaN for NaN and +-inf (JSON null, so None)
-    vals: list[Any] = [v if v - v == 0 else None for v in unpack(data, len(layout.names))]
-    for i in layout.ints:
-        v = vals[i]
-        if v is not None:
-            vals[i] = int(v)
+    vals: Any = unpack(data, len(layout.names))
+    total = sum(vals)
+    # v - v is 0.0 for finite values, NaN for NaN and +-inf (JSON null, so None); the sum
+    # is finite when all values are (an overflowing sum only takes the per-value check)
+    if total - total != 0:
+        vals = [v if v - v == 0 else None for v in vals]
+    if layout.ints:
+        vals = list(vals)
+        for i in layout.ints:
+            v = vals[i]
+            if v is not None:
+                vals[i] = int(v)
     return dict(zip(layout.names, vals, strict=True))
-
-
-def layout_ids(ids: Iterable[Any]) -> list[int]:
-    return sorted({int(i) for i in ids if i is not None})
