@@ -54,12 +54,13 @@ SHARED_SERVER_GROUPS = {"labelstudio": "labelstudio", "labelstudio_url": "labels
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    xdist = config.pluginmanager.has_plugin("xdist")  # its marker is unknown without it
     for item in items:
         names = getattr(item, "fixturenames", ())
         if SERVICE_FIXTURES.intersection(names) and item.get_closest_marker("services") is None:
             item.add_marker(pytest.mark.services)
         groups = {SHARED_SERVER_GROUPS[n] for n in names if n in SHARED_SERVER_GROUPS}
-        for group in sorted(groups):  # before xdist's own hook reads the marker
+        for group in sorted(groups if xdist else ()):  # before xdist's own hook reads it
             item.add_marker(pytest.mark.xdist_group(group))
 
 
