@@ -4,7 +4,9 @@ The reference is sorted once; a chunk is sorted once and compared through
 ``searchsorted`` on its distinct values, so a chunk of ``m`` rows costs
 ``O(m log n)`` whatever the reference size ``n``. The integrals of the
 reference CDF (and of its square) are prefix sums, which gives the exact
-Wasserstein-1 and energy distances of SciPy without merging the samples.
+Wasserstein-1 and energy distances of SciPy without merging the samples
+(Wasserstein reads them as offsets from the minimum: one gather per point,
+see :attr:`ContinuousSample.cdf_offsets`).
 
 - ``ks``: statistic and p-value exactly as ``scipy.stats.ks_2samp`` (mode
   ``auto``: exact when both samples have at most 10,000 values, Smirnov's
@@ -172,26 +174,17 @@ def kuiper_p_value(v: float, n1: int, n2: int) -> float:
     return float(np.clip(2.0 * terms.sum(), 0.0, 1.0))
 
 
-def _cdf_terms(
-    ref: ContinuousSample, x: np.ndarray, j: np.ndarray, l2: bool = False
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """``G1(x) = int_-inf^x F_ref`` and ``G2(x) = int_-inf^x F_ref**2`` (only with ``l2``).
-
-    ``j = #{ref <= x}``.
-    """
+def _cdf_square_terms(ref: ContinuousSample, x: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """``G2(x) = int_-inf^x F_ref**2`` where ``j = #{ref <= x}``."""
     r = ref.sorted
     idx = j - 1
     np.maximum(idx, 0, out=idx)
     level = j / r.size
     # where j = 0 the level is 0 and C[0] = 0, so the terms are 0 without a mask
     width = x - r[idx]
-    g1 = ref.cdf_integral_1[idx]
-    g1 += level * width
-    if not l2:
-        return g1, None
     g2 = ref.cdf_integral_2[idx]
     g2 += level * level * width
-    return g1, g2
+    return g2
 
 
 def cdf_distances(
@@ -212,7 +205,10 @@ def cdf_distances(
     j = np.empty(u + 1, dtype=np.intp)
     j[:u] = j_right
     j[u] = n
-    g1_pts, g2_pts = _cdf_terms(ref, x, j, l2)
+    offsets, r0 = ref.cdf_offsets, r[0]
+    g1_pts = (x - r0) * (j / n)
+    g1_pts += offsets[j]
+    g2_pts = _cdf_square_terms(ref, x, j) if l2 else None
     width = np.diff(x)
     d_g1 = np.diff(g1_pts)
     abs_part = d_g1 - k * width
@@ -226,7 +222,8 @@ def cdf_distances(
     if inside.any():
         j_in = np.minimum((bn[inside] + m - 1) // m, n)
         xi = r[j_in - 1]
-        g1_c, _ = _cdf_terms(ref, xi, j_in if ties is None else ties[1][j_in - 1])
+        j_c = j_in if ties is None else ties[1][j_in - 1]
+        g1_c = offsets[j_c] + (xi - r0) * (j_c / n)
         ki = k[inside]
         h_c = g1_c - ki * xi
         h_a = g1_pts[:-1][inside] - ki * x[:-1][inside]
