@@ -259,3 +259,12 @@ def test_decode_unit_cases():
     }
     with pytest.raises(typed.StorageError):
         typed.decode(layout, data[:-8])
+
+
+def test_patterns_past_the_cap_go_to_json(store, monkeypatch):
+    monkeypatch.setattr(typed, "MAX_PATTERNS", 2)
+    recs = [_rec(i, {f"x{i}": float(i)}) for i in range(4)]
+    assert store.add_records(recs) == 4
+    assert store.query_records("m") == recs
+    layouts = [_stored(store, f"r{i}")[0][1] for i in range(4)]
+    assert [lid is not None for lid in layouts] == [True, True, False, False]

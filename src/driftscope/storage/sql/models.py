@@ -1,7 +1,8 @@
 """The database schema (SQLAlchemy Core tables), one for SQLite and PostgreSQL.
 
 JSON columns are JSONB on PostgreSQL, except the record payloads (plain JSON, see
-``RecordJSON``). Times are stored in UTC and read back
+``RecordJSON``). Numeric features are stored typed (``feature_layout`` /
+``feature_values``, migration 0005, see ``typed.py``). Times are stored in UTC and read back
 as timezone-aware datetimes. The migrations in ``migrations/versions`` create
 exactly these tables; a test compares the two.
 """

@@ -31,8 +31,9 @@ from driftscope.errors import StorageError
 
 #: Ints beyond this magnitude do not survive a trip through float64: they stay JSON.
 INT_EXACT = 2**53
-#: Distinct (names, value types) patterns one encoder remembers; past that, new
-#: patterns go to the JSON column (guards against unbounded caches, never seen in use).
+#: Distinct (names, value types) patterns one encoder remembers; past that, rows of new
+#: patterns go to the JSON column (bounds the caches; a model whose features change
+#: names from request to request would otherwise grow them without end).
 MAX_PATTERNS = 4096
 _NAN = float("nan")
 _BIG_ENDIAN = sys.byteorder == "big"
@@ -84,13 +85,13 @@ class _Pattern:
 class FeatureEncoder:
     """Features dict -> (layout id, packed values), or None for the JSON column.
 
-    Keeps one entry per (names, value types) pattern seen, so the per-row cost is
-    building that key, one dict lookup and one ``array('d', ...)``.
+    Keeps one entry per (names, value types) pattern seen (at most MAX_PATTERNS), so
+    the per-row cost is building that key, a lookup and one ``array('d', ...)``.
     """
 
     def __init__(self) -> None:
-        #: (names, value types) -> pattern; None values are not stored (the JSON ones are
-        #: recomputed, cheaply, below MAX_PATTERNS) so ``patterns.get(key) or ...`` works
+        #: (names, value types) -> pattern of typed rows; the keys of JSON rows are in
+        #: ``_json`` instead, so ``patterns.get(key) or self.pattern(...)`` is the lookup
         self.patterns: dict[tuple[tuple[Any, ...], tuple[type, ...]], _Pattern] = {}
         self._json: set[tuple[tuple[Any, ...], tuple[type, ...]]] = set()
         #: layouts by id, of every pattern encoded so far
@@ -102,12 +103,13 @@ class FeatureEncoder:
         pat = self.patterns.get(key)
         if pat is not None or key in self._json:
             return pat
+        if len(self.patterns) + len(self._json) >= MAX_PATTERNS:
+            return None  # bounded memory: patterns past the cap are stored as JSON
         pat = self._classify(names, types)
-        if len(self.patterns) + len(self._json) < MAX_PATTERNS:
-            if pat is None:
-                self._json.add(key)
-            else:
-                self.patterns[key] = pat
+        if pat is None:
+            self._json.add(key)
+        else:
+            self.patterns[key] = pat
         return pat
 
     def _classify(self, names: tuple[Any, ...], types: tuple[type, ...]) -> _Pattern | None:
