@@ -34,7 +34,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from driftscope.config.settings import ModelSettings, Settings
+from driftscope.config.settings import LabelingSettings, ModelSettings, Settings
 from driftscope.errors import ConfigError, DriftscopeError, ValidationError
 from driftscope.labeling import (
     AnnotationsDeleted,
@@ -110,9 +110,10 @@ class LabelingSync:
     ) -> None:
         if settings.labeling is None:
             raise ConfigError("labeling", "labeling is not configured")
+        self.conf: LabelingSettings = settings.labeling
         self.settings = settings
         self.store = store
-        self.tool = tool or open_tool(settings.labeling)
+        self.tool = tool or open_tool(self.conf)
         #: model -> project id, once found / created and its webhook registered
         self.projects: dict[str, str] = {}
         #: model -> store mark: records stored before it are sent, labeled or not sampled
@@ -129,8 +130,7 @@ class LabelingSync:
             return known
         self.tool.check_supported(model)
         project = self.tool.ensure_project(model, model_classes(self.store, self.settings, model))
-        conf = self.settings.labeling
-        assert conf is not None  # checked in __init__
+        conf = self.conf
         if conf.webhook_url:
             url = conf.webhook_url + webhook_path(self.tool.name)
             self.tool.ensure_webhook(project, url, webhook_headers(self.settings))
@@ -141,15 +141,14 @@ class LabelingSync:
 
     def sync_model(self, model: ModelSettings) -> int:
         """Send the model's new records; how many tasks were created."""
-        conf, tool, store = self.settings.labeling, self.tool, self.store
-        assert conf is not None and model.labeling is not None
+        conf, tool, store = self.conf, self.tool, self.store
         project = self.project(model)
         limit = conf.max_tasks_per_run
         candidates, top = store.label_candidates(
             model.name,
             tool.name,
             limit=limit,
-            sample_rate=model.labeling.sample_rate,
+            sample_rate=model.labeling.sample_rate if model.labeling else 1.0,
             after=self.after.get(model.name),
         )
         if len(candidates) < limit:
@@ -199,8 +198,7 @@ class LabelingSync:
         return outcome
 
     def run_forever(self, halt: threading.Event) -> None:
-        assert self.settings.labeling is not None
-        interval = self.settings.labeling.interval_s
+        interval = self.conf.interval_s
         log.info("labeling sync (%s): every %.1f s", self.tool.name, interval)
         try:
             while not halt.wait(interval):
