@@ -10,7 +10,8 @@ with ``raise ... from exc`` so the cause is kept.
     DriftscopeError
     ├── ConfigError                 bad configuration (names the key and the value)
     ├── PluginError                 unknown / duplicate plugin, missing extra
-    │   └── MissingExtraError       an optional dependency is not installed
+    │   ├── MissingExtraError       an optional dependency is not installed
+    │   └── UnsupportedTaskError    a labeling tool cannot label this task (driftscope.labeling)
     ├── CodecError                  a payload a codec cannot read
     ├── ConversionError             an annotation a converter cannot read
     ├── ProxyError                  hot-path failures shown to clients
@@ -18,7 +19,8 @@ with ``raise ... from exc`` so the cause is kept.
     │   ├── UpstreamTimeout         upstream did not answer in time (504)
     │   └── PayloadTooLarge         request body above the limit    (413)
     ├── StorageError                database or object store failure
-    │   └── NotFound                an entity that does not exist
+    │   ├── NotFound                an entity that does not exist
+    │   └── LabelStudioError        Label Studio down or refusing (driftscope.labeling)
     ├── ValidationError             bad user input to the API / Python API
     │   └── UnsupportedMediaType    a body in a format the endpoint does not read (415)
     └── MonitoringError             the analytics cannot compute what was asked
