@@ -37,6 +37,8 @@ from data import CATEGORICAL, CONTINUOUS  # noqa: E402
 def read_arrow(path: Path) -> Any:
     """A Parquet file as an Arrow table, read one column at a time (no pandas copy).
 
+    String columns are read as dictionary arrays (their codes as stored), so
+    categorical columns need no hashing of values to factorise.
     Reading column by column holds fewer decoding buffers at once than
     ``pyarrow.parquet.read_table``'s parallel read (peak 764 vs 922 MB for
     both 1M-row files here).
@@ -44,9 +46,15 @@ def read_arrow(path: Path) -> Any:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    source = pq.ParquetFile(path)
-    names = source.schema_arrow.names
-    return pa.table({c: source.read(columns=[c], use_threads=False).column(0) for c in names})
+    schema = pq.read_schema(path)
+    strings = [
+        f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+    ]
+    # string columns stay dictionary-encoded as Parquet stores them: codes, no string copies
+    source = pq.ParquetFile(path, read_dictionary=strings)
+    return pa.table(
+        {c: source.read(columns=[c], use_threads=False).column(0) for c in schema.names}
+    )
 
 
 def driftscope(

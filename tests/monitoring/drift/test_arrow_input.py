@@ -152,3 +152,32 @@ def test_sorted_quantiles_equal_numpy_quantile():
                 rng.random(9),
             ):
                 np.testing.assert_array_equal(sorted_quantiles(values, qs), np.quantile(values, qs))
+
+
+def test_dictionary_columns_with_unused_or_repeated_values_equal_plain_strings():
+    rng = np.random.default_rng(9)
+    ref = rng.choice(["a", "b", "c"], 3000, p=[0.5, 0.3, 0.2])
+    new = rng.choice(["a", "b", "c", "d"], 2000, p=[0.4, 0.3, 0.2, 0.1])
+    base = (
+        UnivariateDriftCalculator(["c"], methods=["chi2", "jensen_shannon"])
+        .fit(pd.DataFrame({"c": ref}))
+        .calculate(pd.DataFrame({"c": new}))
+    )
+
+    def with_dictionary(values: np.ndarray, dictionary: list[str]) -> pa.Table:
+        # every position of a value is used, so a repeated value has two codes
+        where = {v: [i for i, d in enumerate(dictionary) if d == v] for v in dictionary}
+        picks = rng.integers(0, 2, values.size)
+        codes = pa.array(
+            [where[v][p % len(where[v])] for v, p in zip(values, picks, strict=True)],
+            type=pa.int32(),
+        )
+        return pa.table({"c": pa.DictionaryArray.from_arrays(codes, pa.array(dictionary))})
+
+    for dictionary in (["z", "c", "b", "a", "d", "y"], ["b", "b", "a", "c", "d", "a"]):
+        got = (
+            UnivariateDriftCalculator(["c"], methods=["chi2", "jensen_shannon"])
+            .fit(with_dictionary(ref, dictionary))
+            .calculate(with_dictionary(new, dictionary))
+        )
+        pd.testing.assert_frame_equal(_rows(got), _rows(base))

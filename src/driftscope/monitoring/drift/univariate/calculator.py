@@ -89,13 +89,20 @@ class _Column:
             counts = self.profile(self.encode(reference)).category_counts()
             self.categories = pd.Index(sorted(counts, key=lambda c: (-counts[c], c)))
         elif kind == "categorical":
+            # an Arrow dictionary column factorises to its own codes, without hashing a value
             codes, uniques = pd.factorize(reference, use_na_sentinel=True)
             counts_ = np.bincount(codes[codes >= 0], minlength=len(uniques))
             order = np.argsort(-counts_, kind="stable")
+            order = order[counts_[order] > 0]  # a dictionary may hold values never used
             self.categories = pd.Index(uniques[order])
+            if not self.categories.is_unique:  # a dictionary with repeated values
+                codes, uniques = pd.factorize(reference.astype(object), use_na_sentinel=True)
+                counts_ = np.bincount(codes[codes >= 0], minlength=len(uniques))
+                order = np.argsort(-counts_, kind="stable")
+                self.categories = pd.Index(uniques[order])
             # the reference's own codes, kept for the fit (one factorisation instead of two)
-            lookup = np.empty(len(uniques) + 1, dtype=np.int64)
-            lookup[order] = np.arange(len(uniques))
+            lookup = np.full(len(uniques) + 1, -1, dtype=np.int64)
+            lookup[order] = np.arange(len(order))
             lookup[-1] = -2  # the NA sentinel -1 picks it
             self._reference_codes: np.ndarray | None = lookup[codes]
         self.keys = [str(c) for c in self.categories]
