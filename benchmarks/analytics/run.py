@@ -4,7 +4,9 @@ Each side runs in a fresh process (driftscope in .venv; NannyML and
 Evidently in benchmarks/.venv-peers); the parent records the child's wall
 time and peak resident memory (``os.wait4`` rusage ``ru_maxrss``), the child
 its own compute time (after loading the Parquet files). Results:
-benchmarks/results/analytics.json and analytics.md.
+benchmarks/results/analytics.json and analytics.md; the report side's page is
+kept as benchmarks/results/analytics_report.html (time its rendering with
+``render.py``).
 
 Run:  .venv/bin/python benchmarks/analytics/run.py              # 100k and 1M rows, report 200 x 1M
       .venv/bin/python benchmarks/analytics/run.py --quick      # 100k rows, report 200 x 100k
@@ -16,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -127,6 +130,9 @@ def main() -> None:
                 todo.append("report")
             results = [measure(side, ref, new, args.chunks, work) for side in todo]
             runs.append({"rows": n, "chunks": args.chunks, "sides": results})
+            if (work / "report.html").exists():  # kept for render.py
+                RESULTS.mkdir(parents=True, exist_ok=True)
+                shutil.copy(work / "report.html", RESULTS / "analytics_report.html")
     RESULTS.mkdir(parents=True, exist_ok=True)
     meta = {"python": platform.python_version(), "cpus": os.cpu_count(), "quick": args.quick}
     (RESULTS / "analytics.json").write_text(json.dumps({"meta": meta, "runs": runs}, indent=2))
