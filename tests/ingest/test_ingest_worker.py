@@ -239,3 +239,26 @@ def test_a_codec_bug_becomes_a_capture_error(parts, reader, monkeypatch):
     assert (stats.capture_errors, stats.retry, reader.segments) == (1, False, {})
     (err,) = store.list_capture_errors()
     assert err.message == "codec failure: ZeroDivisionError: plugin bug"
+
+
+def test_ingested_tabular_rows_are_stored_typed_and_read_back_equal(parts, reader):
+    # the OIP v2 FP64 rows take the typed columns (0005); a replay of the same segment
+    # through the staging path stores nothing twice and the values stay the same
+    _, store, blobs = parts
+    exchanges = [oip_exchange(f"r{i}", rows=3, seed=i, t=1.7e9 + i) for i in range(6)]
+    reader.add(exchanges)
+    assert Ingestor(settings_for(), store, blobs, reader).drain().records == 18
+    with store.engine.connect() as conn:
+        kinds = conn.exec_driver_sql(
+            "SELECT count(*), count(features), count(feature_layout) FROM records"
+        ).one()
+    assert tuple(kinds) == (18, 0, 18)
+    got = {(r.request_id, r.row_index): r.features for r in store.query_records("tab", limit=99)}
+    want = {(ex.request_id, i): f for ex in exchanges for i, f in enumerate(_expected_features(ex))}
+    assert got == want
+    reader.add(exchanges)
+    stats = Ingestor(settings_for(), store, blobs, reader).drain()
+    assert (stats.records, stats.duplicates) == (0, 18)
+    frame = store.records_frame("tab")
+    assert list(frame.columns[4 : 4 + len(FEATURES)]) == FEATURES
+    assert frame[FEATURES].dtypes.tolist() == ["float64"] * len(FEATURES)
