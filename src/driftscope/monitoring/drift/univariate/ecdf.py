@@ -206,21 +206,28 @@ def cdf_distances(
     j[:u] = j_right
     j[u] = n
     offsets, r0 = ref.cdf_offsets, r[0]
-    g1_pts = (x - r0) * (j / n)
-    g1_pts += offsets[j]
+    # G1 at the interval ends; few temporaries (each is another pass of page-cold memory)
+    level = j / n
+    g1_pts = np.subtract(x, r0)
+    g1_pts *= level
+    g1_pts += np.take(offsets, j, out=level)
     g2_pts = _cdf_square_terms(ref, x, j) if l2 else None
     width = np.diff(x)
     d_g1 = np.diff(g1_pts)
-    abs_part = d_g1 - k * width
+    # |int (F_ref - k)| over each interval; the l1 path reuses width's buffer
+    abs_part = np.multiply(k, width, out=None if l2 else width)
+    np.subtract(d_g1, abs_part, out=abs_part)
     np.abs(abs_part, out=abs_part)
     # F_ref crosses k inside (u_i, u_i+1) when F_ref(u_i) < k <= F_ref(u_i+1 -), i.e. when
     # the ceil(k n)-th reference value lies strictly between them (the last interval has k = 1)
-    bn = below * n
+    bn = below[:-1] * n
+    scaled = j_right[:-1] * m
     inside = np.zeros(u, dtype=bool)
-    np.less(j_right[:-1] * m, bn[:-1], out=inside[:-1])
-    inside[:-1] &= j_left[1:] * m >= bn[:-1]
+    np.less(scaled, bn, out=inside[:-1])
+    np.multiply(j_left[1:], m, out=scaled)
+    inside[:-1] &= scaled >= bn
     if inside.any():
-        j_in = np.minimum((bn[inside] + m - 1) // m, n)
+        j_in = np.minimum((bn[inside[:-1]] + m - 1) // m, n)
         xi = r[j_in - 1]
         j_c = j_in if ties is None else ties[1][j_in - 1]
         g1_c = offsets[j_c] + (xi - r0) * (j_c / n)
