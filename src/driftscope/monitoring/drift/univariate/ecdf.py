@@ -120,11 +120,14 @@ def ecdf_gaps(ref: ContinuousSample, chunk: ContinuousSample) -> tuple[float, fl
     cmp = _compare(ref, chunk)
     n, m = ref.n, chunk.n
     f_chunk = cmp["below"] / m
-    f_ref_at = cmp["j_right"] / n
-    f_ref_before = cmp["j_left"] / n
-    d_plus = float(np.max(f_chunk - f_ref_at))
+    f_ref = cmp["j_right"] / n  # F_ref at each chunk value, then just before it (one buffer)
+    np.subtract(f_chunk, f_ref, out=f_ref)
+    d_plus = float(np.max(f_ref))
+    f_ref_before = np.divide(cmp["j_left"], n, out=f_ref)
     # F_ref - F_chunk peaks just before the next chunk value (or before the first one)
-    d_minus = float(max(f_ref_before[0], np.max(f_ref_before[1:] - f_chunk[:-1], initial=0.0)))
+    first = float(f_ref_before[0])
+    gaps = np.subtract(f_ref_before[1:], f_chunk[:-1], out=f_chunk[:-1])
+    d_minus = max(first, float(np.max(gaps, initial=0.0)))
     return max(d_plus, 0.0), max(d_minus, 0.0)
 
 
