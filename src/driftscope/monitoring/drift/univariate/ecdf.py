@@ -61,6 +61,8 @@ def _last_of_runs(sorted_values: np.ndarray) -> np.ndarray:
 def _distinct(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct values of a sorted array and the count of values <= each."""
     keep = _last_of_runs(sorted_values)
+    if keep.all():  # no ties (the usual continuous chunk): no copy, no search of the mask
+        return sorted_values, np.arange(1, sorted_values.size + 1)
     return sorted_values[keep], np.flatnonzero(keep) + 1
 
 
@@ -107,8 +109,10 @@ def _compare(ref: ContinuousSample, chunk: ContinuousSample) -> dict[str, Any]:
         uniq, below = _distinct(chunk.sorted)
         j_right = np.searchsorted(r, uniq, side="right")
         ties = _ties(ref)
-        prev = np.maximum(j_right - 1, 0)
-        hit = (j_right > 0) & (r[prev] == uniq)
+        prev = j_right - 1
+        np.maximum(prev, 0, out=prev)
+        # where j_right = 0 every reference value exceeds the chunk value, so r[0] != it
+        hit = np.take(r, prev) == uniq
         j_left = j_right - hit if ties is None else np.where(hit, ties[0][prev], j_right)
         chunk.cache[key] = {"uniq": uniq, "below": below, "j_right": j_right, "j_left": j_left}
     cmp: dict[str, Any] = chunk.cache[key]
