@@ -30,6 +30,7 @@ class Protocol(enum.StrEnum):
     OIP_V2 = "oip_v2"
     KSERVE_V1 = "kserve_v1"
     JSON = "json"
+    IMAGE = "image"
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,12 +26,12 @@ def test_every_protocol_has_a_codec():
 
 def test_every_builtin_codec_is_registered():
     builtin = {c for c in _subclasses(Codec) if c.__module__.startswith("driftscope.")}
-    assert builtin == {codecs.get(n) for n in ("oip_v2", "kserve_v1", "json")}
+    assert builtin == {codecs.get(n) for n in ("oip_v2", "kserve_v1", "json", "image")}
 
 
 def test_unknown_codec_lists_the_valid_ones():
     with pytest.raises(
-        PluginError, match="unknown codecs plugin 'grpc'; valid: json, kserve_v1, oip_v2"
+        PluginError, match="unknown codecs plugin 'grpc'; valid: image, json, kserve_v1, oip_v2"
     ):
         get_codec("grpc")
 

@@ -1,12 +1,13 @@
 """Codecs: wire protocols -> canonical records.
 
-Built-ins ``oip_v2``, ``kserve_v1`` and ``json``; third-party codecs register
+Built-ins ``oip_v2``, ``kserve_v1``, ``json`` and ``image``; third-party codecs register
 through the ``driftscope.codecs`` entry-point group (or a ``module:Class`` path).
 """
 
 from __future__ import annotations
 
-from driftscope.codecs.base import Codec
+from driftscope.codecs.base import Attachment, Codec
+from driftscope.codecs.image import ImageCodec
 from driftscope.codecs.kserve_v1 import KServeV1Codec
 from driftscope.codecs.oip_v2 import OIPv2Codec, request_id_from_oip
 from driftscope.codecs.plain_json import PlainJSONCodec
@@ -14,7 +15,9 @@ from driftscope.errors import PluginError
 from driftscope.registry import Registry
 
 __all__ = [
+    "Attachment",
     "Codec",
+    "ImageCodec",
     "KServeV1Codec",
     "OIPv2Codec",
     "PlainJSONCodec",
@@ -24,7 +27,7 @@ __all__ = [
 ]
 
 codecs: Registry[type[Codec]] = Registry("codecs")
-for _cls in (OIPv2Codec, KServeV1Codec, PlainJSONCodec):
+for _cls in (OIPv2Codec, KServeV1Codec, PlainJSONCodec, ImageCodec):
     codecs.add(_cls.name, _cls)
 
 _instances: dict[str, Codec] = {}

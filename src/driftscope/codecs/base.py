@@ -4,6 +4,11 @@ A codec turns one captured :class:`~driftscope.capture.exchange.Exchange`
 into canonical :class:`~driftscope.types.Record` objects, one per row of the
 request. Anything it cannot read raises :class:`~driftscope.errors.CodecError`
 whose message names the field and what was expected.
+
+Codecs do no I/O. One whose records carry inputs for the object store (images)
+sets ``attachments = True`` and implements :meth:`Codec.decode_with_attachments`:
+it returns the bytes as :class:`Attachment` objects next to the records, and
+ingest puts them into the blob store and fills ``Record.inputs``.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -29,14 +35,33 @@ _CLASSIFICATION = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """Bytes of one record's input, for the object store (``records[row].inputs``)."""
+
+    row: int  # index into the records decoded with it
+    data: bytes
+    media_type: str
+    name: str = "input"
+
+
 class Codec(ABC):
     """Reads one wire protocol."""
 
     name: ClassVar[str]
+    #: True when :meth:`decode_with_attachments` may return attachments (ingest only
+    #: calls it then; the tabular codecs keep the plain :meth:`decode` path).
+    attachments: ClassVar[bool] = False
 
     @abstractmethod
     def decode(self, exchange: Exchange, model: ModelSettings) -> list[Record]:
         """One record per request row; raises CodecError on an unreadable payload."""
+
+    def decode_with_attachments(
+        self, exchange: Exchange, model: ModelSettings
+    ) -> tuple[list[Record], list[Attachment]]:
+        """The records and the input bytes that belong in the object store (none here)."""
+        return self.decode(exchange, model), []
 
 
 def decode_content(body: bytes, headers: dict[str, str], where: str) -> bytes:

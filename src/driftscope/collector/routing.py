@@ -4,7 +4,7 @@ Capture candidates are ``POST`` requests to:
 
 - OIP v2: ``/v2/models/{name}[/versions/{v}]/infer``
 - KServe v1 / TF Serving: ``/v1/models/{name}[/versions/{v}]:predict``
-- a model's ``path_prefix`` (plain JSON APIs, or any protocol set on the model)
+- a model's ``path_prefix`` (plain JSON and image APIs, or any protocol set on the model)
 
 Every other request is passed through untouched: to the upstream of the model
 named in the path when it is configured, else to the one upstream all models

@@ -81,7 +81,7 @@ class ModelSettings(_Strict):
     """Base URL of the inference server, e.g. http://127.0.0.1:8080."""
     protocol: Protocol = Protocol.OIP_V2
     path_prefix: str | None = None
-    """Plain JSON APIs: requests under this path prefix are routed to this model."""
+    """Plain JSON and image APIs: requests under this path prefix are routed to this model."""
     sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
     """Share of requests captured, decided deterministically on the request id."""
     model_schema: SchemaSpec = Field(default_factory=SchemaSpec, alias="schema")
@@ -110,8 +110,8 @@ class ModelSettings(_Strict):
 
     @model_validator(mode="after")
     def _json_needs_prefix(self) -> ModelSettings:
-        if self.protocol == Protocol.JSON and not self.path_prefix:
-            raise ValueError("protocol 'json' needs a path_prefix")
+        if self.protocol in (Protocol.JSON, Protocol.IMAGE) and not self.path_prefix:
+            raise ValueError(f"protocol {self.protocol.value!r} needs a path_prefix")
         return self
 
 

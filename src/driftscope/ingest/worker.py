@@ -5,6 +5,10 @@ is committed: records, and capture errors with their raw payloads in the blob
 store. If the database or the blob store fails, the segment stays and the
 next run replays it; the unique key (model, request id, row) makes the replay
 store each record once.
+
+Inputs a codec hands over as attachments (images) go into the blob store
+before their records are stored (``Record.inputs``); blobs are
+content-addressed, so a replay writes the same objects again and no more.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Protocol
 import orjson
 
 from driftscope.capture.exchange import Exchange
-from driftscope.codecs import get_codec
+from driftscope.codecs import Attachment, get_codec
 from driftscope.config.settings import Settings
 from driftscope.errors import CodecError, PluginError, StorageError
 from driftscope.storage.base import BlobStore, CaptureErrorRow, RecordStore
@@ -131,7 +135,7 @@ class Ingestor:
         batch_size = self.batch_size
         for ex in exchanges:
             try:
-                pending.extend(self._decode(ex))
+                records, attachments = self._decode(ex)
             except CodecError as exc:
                 log.warning(
                     "capture error: model=%s request_id=%s: %s", ex.model, ex.request_id, exc
@@ -141,6 +145,10 @@ class Ingestor:
                 log.exception("codec failure: model=%s request_id=%s", ex.model, ex.request_id)
                 message = f"codec failure: {type(exc).__name__}: {exc}"
                 errors.append(self._capture_error(ex, message))
+            else:
+                if attachments:  # outside the try: a blob store failure keeps the segment
+                    self._put_attachments(records, attachments)
+                pending.extend(records)
             while len(pending) >= batch_size:
                 batch, pending = pending[:batch_size], pending[batch_size:]
                 decoded += len(batch)
@@ -157,7 +165,7 @@ class Ingestor:
         stats.duplicates += decoded - inserted
         stats.capture_errors += len(errors)
 
-    def _decode(self, ex: Exchange) -> list[Record]:
+    def _decode(self, ex: Exchange) -> tuple[list[Record], list[Attachment] | None]:
         model = self.settings.model(ex.model)
         if model is None:
             raise CodecError(f"model {ex.model!r} is not configured")
@@ -166,7 +174,20 @@ class Ingestor:
             codec = get_codec(protocol)
         except PluginError as exc:
             raise CodecError(f"no codec for protocol {protocol!r}: {exc}") from exc
-        return codec.decode(ex, model)
+        if getattr(codec, "attachments", False):
+            return codec.decode_with_attachments(ex, model)
+        return codec.decode(ex, model), None
+
+    def _put_attachments(self, records: list[Record], attachments: list[Attachment]) -> None:
+        """Each attachment into the blob store, its reference into its record's inputs."""
+        put = self.blobs.put
+        for att in attachments:
+            ref = put(att.data, media_type=att.media_type)  # StorageError propagates
+            rec = records[att.row]
+            rec.inputs = [
+                *rec.inputs,
+                BlobRef(ref.uri, ref.sha256, att.media_type, ref.size, att.name),
+            ]
 
     def _capture_error(self, ex: Exchange, message: str) -> CaptureErrorRow:
         """Keep the raw payloads and headers in the blob store (StorageError propagates)."""
