@@ -60,6 +60,9 @@ class DriftMethod(ABC):
     metric: ClassVar[str] = "statistic"
     value_limits: ClassVar[tuple[float | None, float | None]] = (0.0, None)
     has_p_value: ClassVar[bool] = False
+    #: compares sorted samples (ECDF and binned methods): the calculator then cuts the
+    #: reference chunks from one argsort of the reference instead of sorting each
+    sorts_samples: ClassVar[bool] = False
     Config: ClassVar[builtins.type[MethodConfig]] = MethodConfig
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -102,6 +102,7 @@ def _floored(p: np.ndarray, eps: float) -> np.ndarray:
 class _BinnedMethod(DriftMethod):
     kinds: ClassVar[tuple[Kind, ...]] = ("continuous", "categorical")
     metric = "distance"
+    sorts_samples = True
     Config = BinnedConfig
 
     def _fit(self, reference: Any) -> None:

@@ -338,8 +338,10 @@ class UnivariateDriftCalculator(Calculator):
             enc = self.encoders_[col]
             encoded = enc.encode_reference(reference[col])
             full = enc.sample(encoded)
-            parts = self._split_reference(full, encoded, chunks)
-            methods = [m.fit(full) for m in self._methods_for(col, enc.kind)]
+            methods = self._methods_for(col, enc.kind)
+            sorting = any(m.sorts_samples for m in methods)
+            parts = self._split_reference(full, encoded, chunks) if sorting else None
+            methods = [m.fit(full) for m in methods]
             per_method: dict[str, list[float]] = {m.name: [] for m in methods}
             rows: list[dict[str, Any]] = []
             for i, chunk in enumerate(chunks):

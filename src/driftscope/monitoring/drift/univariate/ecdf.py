@@ -261,6 +261,7 @@ def _gaps(ref: Any, chunk: Any) -> tuple[float, float]:
 
 class _EcdfMethod(DriftMethod):
     kinds: ClassVar[tuple[Literal["continuous"], ...]] = ("continuous",)
+    sorts_samples = True
 
     def _statistic(self, sample: ContinuousSample) -> float:
         raise NotImplementedError
