@@ -11,6 +11,7 @@ import pytest
 from driftscope.capture.exchange import Exchange
 from driftscope.capture.spool import SpoolReader, SpoolWriter
 from driftscope.config.settings import Settings
+from driftscope.errors import StorageError
 from driftscope.ingest import Ingestor
 from driftscope.storage.blob.local import LocalBlobStore
 from driftscope.types import BlobRef
@@ -191,3 +192,30 @@ def test_an_unreadable_upload_is_a_capture_error_with_its_payload(parts, tmp_pat
     assert "content-type image/jpeg but the bytes are not a JPEG" in err.message
     payload = {p.name: p for p in err.payloads}["request"]
     assert blobs.get(payload.uri) == bad.request_body
+
+
+class _ImagesRefused:
+    """The real blob store, except that image puts fail (raw payloads still go in)."""
+
+    def __init__(self, blobs):
+        self._blobs = blobs
+
+    def __getattr__(self, name):
+        return getattr(self._blobs, name)
+
+    def put(self, data, *, media_type, key=None):
+        if media_type.startswith("image/"):
+            raise StorageError("image bucket unavailable")
+        return self._blobs.put(data, media_type=media_type, key=key)
+
+
+def test_an_image_put_failure_is_a_storage_failure_not_a_capture_error(parts, tmp_path):
+    # were the put inside the codec's error handling, the exchange would become a capture
+    # error (whose payload puts succeed here) and its segment would be deleted
+    store, blobs = parts
+    reader = _spool(tmp_path / "spool", [raw_exchange("a", _png(20))])
+    segments = reader.ready_segments()
+    stats = Ingestor(settings(), store, _ImagesRefused(blobs), reader).run_once()
+    assert stats.retry and stats.capture_errors == 0
+    assert reader.ready_segments() == segments
+    assert store.list_capture_errors() == [] and store.count_records("img") == 0
