@@ -13,11 +13,13 @@ Workloads:
   segment read, frame check, codec decode, COPY / executemany, commit,
   segment delete). The same segments are also decoded without storing, to
   split the time between decoding and the database.
-- ``image``: exchanges whose request body is a 100 KB image (random bytes,
-  so nothing compresses). No image codec exists yet, so this measures the
-  storage path ingest will take for them: spool read, ``BlobStore.put``
-  (content-addressed, a local folder) and the record with its blob reference
-  through ``RecordStore.add_records``; into a folder with each database, and
+- ``image``: raw image uploads (``content-type: image/png``), each a valid
+  100 KB PNG of random pixels (so nothing compresses and no two are alike),
+  with a JSON answer (label and class scores). Drained by the real
+  ``Ingestor`` through the ``image`` codec (timed: segment read, codec decode
+  with the signature check and the header size read, ``BlobStore.put`` of
+  each image, content-addressed, and the records with their blob references
+  through ``RecordStore.add_records``); into a folder with each database, and
   into SeaweedFS (S3, started like the tests do) with PostgreSQL.
 
 Every measurement runs in a fresh child process, so the peak memory
@@ -35,10 +37,12 @@ import os
 import platform
 import resource
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +55,6 @@ from driftscope.codecs import get_codec
 from driftscope.config.settings import Settings
 from driftscope.ingest.worker import Ingestor
 from driftscope.storage import open_blob_store, open_store
-from driftscope.types import Record
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -76,7 +79,14 @@ def _settings(batch_size: int) -> Settings:
                     "classes": ["no", "yes"],
                 },
             },
-            {"name": "img", "upstream": "http://127.0.0.1:9", "task": "image_classification"},
+            {
+                "name": "img",
+                "upstream": "http://127.0.0.1:9",
+                "task": "image_classification",
+                "protocol": "image",
+                "path_prefix": "/predict",
+                "schema": {"classes": ["cat", "dog"], "scores_path": "scores"},
+            },
         ],
     )
 
@@ -124,19 +134,36 @@ def _tabular_exchange(i: int, rows: int, rng: np.random.Generator) -> Exchange:
     )
 
 
+def _png(rng: np.random.Generator) -> bytes:
+    """A valid PNG of about IMAGE_BYTES: random RGB pixels, stored uncompressed."""
+    width = height = 184  # 184 rows of 1 + 184 * 3 bytes: 101,752 bytes of pixels
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    pixels = rng.integers(0, 256, size=(height, 1 + width * 3), dtype=np.uint8)
+    pixels[:, 0] = 0  # filter type "none" on every row
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(pixels.tobytes(), 0)
+    return b"".join(
+        [b"\x89PNG\r\n\x1a\n", chunk(b"IHDR", ihdr), chunk(b"IDAT", idat), chunk(b"IEND", b"")]
+    )
+
+
 def _image_exchange(i: int, rng: np.random.Generator) -> Exchange:
     rid = f"i{i:09d}"
     return Exchange(
         model="img",
-        protocol="json",
+        protocol="image",
         request_id=rid,
         method="POST",
         path="/predict",
         received_at=1.7e9 + i * 0.001,
         latency_ms=5.0,
         status=200,
-        request_headers={"content-type": "image/jpeg"},
-        request_body=rng.bytes(IMAGE_BYTES),
+        request_headers={"content-type": "image/png"},
+        request_body=_png(rng),
         response_headers={"content-type": "application/json"},
         response_body=b'{"label": "cat", "scores": {"cat": 0.9, "dog": 0.1}}',
     )
@@ -186,42 +213,27 @@ def _measure(spec: dict[str, Any], work: Path) -> dict[str, Any]:
         t0 = time.perf_counter()
         stats = Ingestor(settings, store, blobs, reader).drain()
         elapsed = time.perf_counter() - t0
-        stored, exchanges = stats.records, stats.exchanges
+        stored = stats.records
         if stats.retry or stored != decoded:
             raise RuntimeError(f"ingest stored {stored} of {decoded} records ({stats})")
         extra = {"decode_only_records_per_s": decoded / decode_s}
     else:
         n = spec["records"]
-        _write_spool(spool, [_image_exchange(i, rng) for i in range(n)])
+        uploads = [_image_exchange(i, rng) for i in range(n)]
+        image_bytes = sum(len(ex.request_body) for ex in uploads)
+        _write_spool(spool, uploads)
+        del uploads
         reader = SpoolReader(spool)
         t0 = time.perf_counter()
-        stored = exchanges = 0
-        for seg in reader.ready_segments():
-            batch: list[Record] = []
-            for ex in reader.read(seg):
-                ref = blobs.put(ex.request_body, media_type=ex.request_headers["content-type"])
-                batch.append(
-                    Record(
-                        model=ex.model,
-                        request_id=ex.request_id,
-                        row_index=0,
-                        timestamp=_ts(ex.received_at),
-                        prediction="cat",
-                        inputs=[ref],
-                        latency_ms=ex.latency_ms,
-                        status=ex.status,
-                    )
-                )
-                if len(batch) >= spec["batch_size"]:
-                    stored += store.add_records(batch)
-                    batch = []
-            stored += store.add_records(batch)
-            exchanges += len(batch)
-            reader.done(seg)
+        stats = Ingestor(settings, store, blobs, reader).drain()
         elapsed = time.perf_counter() - t0
-        if stored != n:
-            raise RuntimeError(f"stored {stored} of {n} image records")
-        extra = {"mb_per_s": n * IMAGE_BYTES / elapsed / 1e6}
+        stored = stats.records
+        if stats.retry or stored != n or stats.capture_errors:
+            raise RuntimeError(f"stored {stored} of {n} image records ({stats})")
+        (sample,) = store.query_records("img", limit=1)
+        if len(sample.inputs) != 1 or sample.prediction != "cat":
+            raise RuntimeError(f"image record without its blob or prediction: {sample}")
+        extra = {"mb_per_s": image_bytes / elapsed / 1e6}
     if store.count_records() != stored:
         raise RuntimeError("count_records disagrees with what ingest reported")
     store.close()
@@ -234,12 +246,6 @@ def _measure(spec: dict[str, Any], work: Path) -> dict[str, Any]:
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         **extra,
     }
-
-
-def _ts(t: float) -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(t, UTC)
 
 
 # -- the sweep (parent) --------------------------------------------------------------------
