@@ -10,6 +10,7 @@ import pytest
 
 from driftscope.capture.exchange import Exchange
 from driftscope.capture.spool import SpoolReader, SpoolWriter
+from driftscope.codecs import Attachment, ImageCodec
 from driftscope.config.settings import Settings
 from driftscope.errors import StorageError
 from driftscope.ingest import Ingestor
@@ -219,3 +220,19 @@ def test_an_image_put_failure_is_a_storage_failure_not_a_capture_error(parts, tm
     assert stats.retry and stats.capture_errors == 0
     assert reader.ready_segments() == segments
     assert store.list_capture_errors() == [] and store.count_records("img") == 0
+
+
+def test_an_attachment_for_a_missing_row_is_the_codecs_capture_error(parts, tmp_path, monkeypatch):
+    store, blobs = parts
+
+    class Stray(ImageCodec):
+        def decode_with_attachments(self, exchange, model):
+            records, attachments = super().decode_with_attachments(exchange, model)
+            return records, [Attachment(len(records), b"x", "image/png", "image")]
+
+    monkeypatch.setattr("driftscope.ingest.worker.get_codec", lambda protocol: Stray())
+    reader = _spool(tmp_path / "spool", [raw_exchange("a", _png(30))])
+    stats = Ingestor(settings(), store, blobs, reader).run_once()
+    assert (stats.capture_errors, stats.retry, reader.depth()) == (1, False, (0, 0))
+    (err,) = store.list_capture_errors()
+    assert err.message == "codec 'image' returned an attachment for row 1 of 1 records"

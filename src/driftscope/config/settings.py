@@ -53,9 +53,9 @@ class SchemaSpec(_Strict):
     features_path: str | None = None
     """Plain JSON: dotted path to the feature rows (a dict or a list of dicts) in the request."""
     prediction_path: str | None = None
-    """Plain JSON: dotted path to the prediction(s) in the response."""
+    """Plain JSON and image: dotted path to the prediction(s) in the response."""
     scores_path: str | None = None
-    """Plain JSON: dotted path to the scores in the response."""
+    """Plain JSON and image: dotted path to the scores in the response."""
 
     @property
     def feature_names(self) -> list[str]:

@@ -175,7 +175,14 @@ class Ingestor:
         except PluginError as exc:
             raise CodecError(f"no codec for protocol {protocol!r}: {exc}") from exc
         if getattr(codec, "attachments", False):
-            return codec.decode_with_attachments(ex, model)
+            records, attachments = codec.decode_with_attachments(ex, model)
+            for att in attachments:  # a plugin's bad row is its capture error, not a jam
+                if not 0 <= att.row < len(records):
+                    raise CodecError(
+                        f"codec {protocol!r} returned an attachment for row {att.row} "
+                        f"of {len(records)} records"
+                    )
+            return records, attachments
         return codec.decode(ex, model), None
 
     def _put_attachments(self, records: list[Record], attachments: list[Attachment]) -> None:
