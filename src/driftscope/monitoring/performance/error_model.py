@@ -117,8 +117,15 @@ class FeatureEncoder:
         for j, col in enumerate(self.columns):
             s = frame[col]
             if col in self.categories:
-                codes = self.categories[col].get_indexer(s.astype(str).where(s.notna(), None))
+                # string columns are looked up as they are (missing values match no
+                # category); others first as text, like the categories were learned
+                values = s if pd.api.types.is_string_dtype(s.dtype) and s.dtype != object else None
+                if values is None:
+                    values = s.astype(str).where(s.notna(), None)
+                codes = self.categories[col].get_indexer(values)
                 out[:, j] = np.where(codes < 0, np.nan, codes)
+            elif pd.api.types.is_float_dtype(s.dtype) or pd.api.types.is_integer_dtype(s.dtype):
+                out[:, j] = s.to_numpy(dtype=np.float64, na_value=np.nan)
             else:
                 out[:, j] = pd.to_numeric(s, errors="coerce").to_numpy(
                     dtype=np.float64, na_value=np.nan
