@@ -16,8 +16,8 @@ $(BIN)/.installed: pyproject.toml
 
 venv: $(BIN)/.installed
 
-# Third-party servers for the tests (PostgreSQL, SeaweedFS, MLServer, Prometheus, Chromium),
-# each in its own virtual environment or from Debian's packages.
+# Third-party servers for the tests (PostgreSQL, SeaweedFS, MLServer, Prometheus, Chromium,
+# Label Studio), each in its own virtual environment or from Debian's packages.
 services:
 	bash scripts/install-services.sh
 
