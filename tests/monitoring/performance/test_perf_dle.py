@@ -104,12 +104,14 @@ def test_dle_thread_cap_changes_nothing_but_the_threads(regression_data, monkeyp
     monkeypatch.setattr(error_model, "_controller", lambda: Spy())
     reference = regression_data(12_000, seed=6)
     analysis = regression_data(12_000, seed=7, shift=1.0).drop(columns="y")
-    one = DLE(features=FEATURES, **COMMON).fit(reference).calculate(analysis).data
+    # n_jobs=2 (not "auto", which follows the CPU count): worker threads on any machine
+    one = DLE(features=FEATURES, n_jobs=2, **COMMON).fit(reference).calculate(analysis).data
     assert seen and {limit for limit, _ in seen} == {1}  # the default: one OpenMP thread
     # the cap is set in the threads that fit and predict, not only in the caller
     assert any(name != threading.current_thread().name for _, name in seen)
     seen.clear()
-    every = DLE(features=FEATURES, n_threads=None, **COMMON).fit(reference).calculate(analysis)
+    every = DLE(features=FEATURES, n_threads=None, n_jobs=2, **COMMON)
+    every = every.fit(reference).calculate(analysis)
     assert seen and {limit for limit, _ in seen} == {None}
     np.testing.assert_allclose(one.value, every.data.value, rtol=1e-6)
 
