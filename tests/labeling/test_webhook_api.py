@@ -152,6 +152,13 @@ async def test_labels_are_stored_replaced_and_replays_are_idempotent(settings: S
     assert (gt.request_id, gt.row_index, gt.source) == ("r1", 0, "labelstudio")
     (task,) = store.list_label_tasks("m")
     assert (task.status, task.task_id) == ("labeled", "9")
+    async with running(settings) as c:
+        auth = {"authorization": "Bearer api-token"}
+        assert (await c.get("/api/v1/labels/tasks")).status_code == 401  # behind the token
+        counts = await c.get("/api/v1/labels/tasks", headers=auth)
+        assert counts.status_code == 200 and counts.json() == {"tasks": {"m": {"labeled": 1}}}
+        other = await c.get("/api/v1/labels/tasks", params={"model": "zz"}, headers=auth)
+        assert other.json() == {"tasks": {}}
     frame = store.records_frame("m")
     assert frame.set_index("request_id").loc["r1", "target"] == 6.5
     store.close()

@@ -13,6 +13,7 @@ from driftscope.server.api.v1.schemas import (
     LabelOut,
     LabelsOut,
     LabelsWritten,
+    LabelTasksOut,
 )
 from driftscope.server.state import ServerState
 from driftscope.types import GroundTruth
@@ -94,3 +95,15 @@ def list_labels(
         offset=offset,
         next_offset=offset + limit if len(rows) == limit else None,
     )
+
+
+@router.get(
+    "/labels/tasks",
+    response_model=LabelTasksOut,
+    summary="Records sent to the labeling tool, counted per model and status",
+)
+def count_label_tasks(
+    model: str | None = Query(None, description="Only this model"),
+    state: ServerState = Depends(server_state),
+) -> LabelTasksOut:
+    return LabelTasksOut(tasks=state.require_store().count_label_tasks(model))

@@ -107,6 +107,13 @@ class LabelsOut(BaseModel):
     next_offset: int | None
 
 
+class LabelTasksOut(BaseModel):
+    """Records sent to the labeling tool, per model and status (pending, sent, labeled,
+    failed); models without tasks are absent."""
+
+    tasks: dict[str, dict[str, int]]
+
+
 class ReferenceOut(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 
