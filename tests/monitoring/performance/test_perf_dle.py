@@ -159,3 +159,11 @@ def test_dle_small_reference_still_learns_where_errors_are_larger(regression_dat
     est_wild = calc.calculate(wild).data.query("metric == 'mae'").value.mean()
     # about 5.4x with 20-row leaves, 3.7x with 100-row leaves on these seeds
     assert est_wild > 4.5 * est_calm
+
+
+@pytest.mark.parametrize("jobs", [0, -1, "many", 1.5, True])
+def test_dle_invalid_n_jobs_is_a_config_error(jobs) -> None:
+    from driftscope.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="n_jobs"):
+        DLE(features=FEATURES, n_jobs=jobs, **COMMON)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 
@@ -17,6 +17,7 @@ from driftscope.monitoring.performance.error_model import (
     ERROR_KIND,
     DLEEstimator,
 )
+from driftscope.monitoring.threads import NJobs, check_n_jobs
 
 
 class DLE(PerformanceCalculatorBase):
@@ -40,7 +41,7 @@ class DLE(PerformanceCalculatorBase):
         features: Sequence[str],
         regressor_params: dict[str, Any] | None = None,
         n_threads: int | None = DEFAULT_N_THREADS,
-        n_jobs: int | Literal["auto"] | None = "auto",
+        n_jobs: NJobs = "auto",
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("task", "regression")
@@ -52,7 +53,7 @@ class DLE(PerformanceCalculatorBase):
         self.features = list(features)
         self.regressor_params = dict(regressor_params or {})
         self.n_threads = n_threads
-        self.n_jobs = n_jobs
+        self.n_jobs = check_n_jobs(n_jobs)
 
     def _fit_method(self, reference: pd.DataFrame) -> None:
         require_columns(reference, self.features, what="reference")

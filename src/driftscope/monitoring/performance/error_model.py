@@ -15,12 +15,11 @@ values become missing) and passed to the regressor as categorical.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import cache, partial
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -33,6 +32,7 @@ from driftscope.monitoring.performance.sampling_error import (
     SamplingError,
     regression_sampling_error,
 )
+from driftscope.monitoring.threads import NJobs, check_n_jobs, thread_count
 
 DLE_METRICS = ("mae", "mse", "rmse", "mape")
 # First, larger leaves, a faster rate and more patience than scikit-learn's defaults: with
@@ -153,7 +153,7 @@ class DLEEstimator:
     regressor_params: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     n_threads: int | None = DEFAULT_N_THREADS
-    n_jobs: int | Literal["auto"] | None = "auto"
+    n_jobs: NJobs = "auto"
     encoder: FeatureEncoder = field(init=False, repr=False)
     sampling_error: SamplingError = field(init=False, repr=False)
     reference_values: dict[str, float] = field(init=False, repr=False)
@@ -168,9 +168,7 @@ class DLEEstimator:
         bad = [m for m in self.metrics if m not in DLE_METRICS]
         if bad:
             raise MonitoringError(f"DLE cannot estimate {bad}; valid: {DLE_METRICS}")
-        jobs = self.n_jobs
-        if jobs is not None and jobs != "auto" and not (isinstance(jobs, int) and jobs >= 1):
-            raise MonitoringError(f"n_jobs must be 'auto', None or an int >= 1, not {jobs!r}")
+        check_n_jobs(self.n_jobs)
 
     def _matrix(self, features: pd.DataFrame, y_pred: np.ndarray) -> np.ndarray:
         return np.column_stack([self.encoder.transform(features), y_pred])
@@ -179,10 +177,7 @@ class DLEEstimator:
         return _controller().limit(limits=self.n_threads, user_api="openmp")
 
     def _jobs(self, rows: int) -> int:
-        cpus = os.cpu_count() or 1
-        if self.n_jobs == "auto":
-            return cpus if rows >= AUTO_JOBS_MIN_ROWS else 1
-        return cpus if self.n_jobs is None else int(self.n_jobs)
+        return thread_count(self.n_jobs, rows, auto_min_rows=AUTO_JOBS_MIN_ROWS)
 
     def _capped(self, task: Callable[[], _T]) -> Callable[[], _T]:
         """``task`` under the OpenMP cap, set in the thread that runs it (OpenMP's thread
@@ -203,14 +198,11 @@ class DLEEstimator:
         edges = np.linspace(0, rows, blocks + 1).astype(int).tolist()
         return list(zip(edges[:-1], edges[1:], strict=True))
 
-    def _finish_rows(
-        self, parts: dict[tuple[str, int, int], Future[np.ndarray] | np.ndarray]
-    ) -> dict[str, np.ndarray]:
-        out: dict[str, list[np.ndarray]] = {kind: [] for kind in self._models}
-        for (kind, _, _), part in parts.items():  # inserted kind by kind, spans in order
-            out[kind].append(part.result() if isinstance(part, Future) else part)
+    def _finish_rows(self, blocks: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
+        """Each model's row blocks (in row order) joined and clipped to [0, its limit]."""
         return {
-            kind: np.clip(np.concatenate(v), 0.0, self._limits[kind]) for kind, v in out.items()
+            kind: np.clip(np.concatenate(parts), 0.0, self._limits[kind])
+            for kind, parts in blocks.items()
         }
 
     def _predict(self, x: np.ndarray) -> dict[str, np.ndarray]:
@@ -224,11 +216,11 @@ class DLEEstimator:
         def predict(kind: str, a: int, b: int) -> Callable[[], np.ndarray]:
             return self._capped(lambda: models[kind].predict(x[a:b]))
 
-        keys = [(kind, a, b) for kind in models for a, b in spans]
         if jobs <= 1:
-            return self._finish_rows({key: predict(*key)() for key in keys})
+            return self._finish_rows({k: [predict(k, a, b)() for a, b in spans] for k in models})
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            return self._finish_rows({key: pool.submit(predict(*key)) for key in keys})
+            futures = {k: [pool.submit(predict(k, a, b)) for a, b in spans] for k in models}
+            return self._finish_rows({k: [f.result() for f in fs] for k, fs in futures.items()})
 
     def fit(self, features: pd.DataFrame, y_pred: Any, y_true: Any) -> DLEEstimator:
         p = np.asarray(y_pred, dtype=np.float64)
@@ -274,11 +266,7 @@ class DLEEstimator:
                     ]
                 self._models = {kind: fut.result() for fut, kind in fits.items()}
                 self.reference_row_estimates = self._finish_rows(
-                    {
-                        (kind, a, b): f
-                        for kind in kinds
-                        for (a, b), f in zip(spans, parts[kind], strict=True)
-                    }
+                    {kind: [f.result() for f in parts[kind]] for kind in kinds}
                 )
         self.sampling_error = regression_sampling_error(t, p, metrics=self.metrics, seed=self.seed)
         self.reference_values = {

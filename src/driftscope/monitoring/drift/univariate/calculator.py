@@ -28,7 +28,6 @@ chunk in pieces, merge the pieces and compare the merged profile.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
@@ -48,6 +47,7 @@ from driftscope.monitoring.drift.univariate.sketch import (
 )
 from driftscope.monitoring.profiles import ColumnProfile
 from driftscope.monitoring.result import Result, chunk_fields
+from driftscope.monitoring.threads import check_n_jobs, thread_count
 from driftscope.monitoring.thresholds import Threshold, alerts, make_threshold
 
 __all__ = ["AUTO_THREADS_MIN_ROWS", "DEFAULT_METHODS", "UnivariateDriftCalculator"]
@@ -254,10 +254,7 @@ class UnivariateDriftCalculator(Calculator):
         if not 3 <= sketch_lg_max_k <= 24:
             raise ConfigError("sketch_lg_max_k", f"must be in [3, 24], not {sketch_lg_max_k!r}")
         self.mode: Mode = mode
-        valid_int = isinstance(n_jobs, int) and n_jobs >= 1
-        if n_jobs is not None and n_jobs != "auto" and not valid_int:
-            raise ConfigError("n_jobs", f"must be 'auto', None or an int >= 1, not {n_jobs!r}")
-        self.n_jobs = n_jobs
+        self.n_jobs = check_n_jobs(n_jobs)
         self.sketch_k, self.sketch_lg_max_k = sketch_k, sketch_lg_max_k
         self.skip_missing_columns = skip_missing_columns
         self.column_names = list(column_names) if column_names is not None else None
@@ -411,10 +408,7 @@ class UnivariateDriftCalculator(Calculator):
         return parts
 
     def _jobs(self, rows: int) -> int:
-        cpus = min(os.cpu_count() or 1, MAX_THREADS)
-        if self.n_jobs == "auto":
-            return cpus if rows >= AUTO_THREADS_MIN_ROWS else 1
-        return cpus if self.n_jobs is None else int(self.n_jobs)
+        return thread_count(self.n_jobs, rows, auto_min_rows=AUTO_THREADS_MIN_ROWS, cap=MAX_THREADS)
 
     def _map(self, fn: Callable[[str], Any], columns: Sequence[str], rows: int) -> list[Any]:
         """``[fn(c) for c in columns]``, over ``n_jobs`` threads (NumPy releases the GIL).
