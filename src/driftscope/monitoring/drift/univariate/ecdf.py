@@ -8,6 +8,13 @@ Wasserstein-1 and energy distances of SciPy without merging the samples
 (Wasserstein reads them as offsets from the minimum: one gather per point,
 see :attr:`ContinuousSample.cdf_offsets`).
 
+One comparison of a chunk serves every ECDF method of its column: each
+method registers what it reads at fit (:func:`register_need`), and the first
+one to compare a chunk computes the KS gaps, the L1 and the L2 distance
+together, over the chunk's values in blocks of :data:`_POINT_BLOCK` (its
+temporaries stay in cache instead of being as large as the chunk: fresh
+chunk-sized arrays cost page faults on every chunk), then caches them.
+
 - ``ks``: statistic and p-value exactly as ``scipy.stats.ks_2samp`` (mode
   ``auto``: exact when both samples have at most 10,000 values, Smirnov's
   asymptotic formula otherwise).
@@ -22,7 +29,7 @@ see :attr:`ContinuousSample.cdf_offsets`).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -87,52 +94,186 @@ def _ties(ref: ContinuousSample) -> tuple[np.ndarray, np.ndarray] | None:
     return ties
 
 
-def _compare(ref: ContinuousSample, chunk: ContinuousSample) -> dict[str, Any]:
-    """Chunk distinct values with counts, and the reference counts at and below them (cached)."""
-    key = ("ecdf", id(ref))
+_POINT_BLOCK = 8192  # chunk values per block: a block's temporaries stay in cache (64 kB each)
+
+#: what a comparison can compute: the ECDF gaps (KS, Kuiper), the L1 distance of the CDFs
+#: (Wasserstein) and their L2 distance (energy)
+NEEDS = ("gaps", "l1", "l2")
+_KEYS = {"gaps": "d_plus", "l1": "l1", "l2": "l2"}
+
+
+def register_need(ref: ContinuousSample, need: str) -> None:
+    """Record that a method fitted on ``ref`` reads ``need`` (one of :data:`NEEDS`).
+
+    Every comparison of a chunk with ``ref`` then computes all the registered
+    figures in one pass over the chunk (one search into the reference, shared).
+    """
+    ref.cache.setdefault("ecdf_needs", set()).add(need)
+
+
+def _points(
+    ref: ContinuousSample, chunk: ContinuousSample
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]]:
+    """The chunk's distinct values in blocks: ``(x, j_right, j_left, below, last)``.
+
+    ``x``: distinct chunk values (sorted); ``j_right`` / ``j_left``: reference
+    counts ``<= x`` / ``< x``; ``below``: chunk counts ``<= x``. Consecutive
+    blocks share one point (so every interval between two points lies in one
+    block), and the last block ends with the point ``max(reference max, chunk
+    max)`` (``j_right = j_left = n``, ``below = m``), where both CDFs are 1.
+    A block's arrays are small: no temporary as large as the chunk is made.
+    """
+    r = ref.sorted
+    n, m = ref.n, chunk.n
+    ties = _ties(ref)
     ranks = chunk.cache.get(("ranks", id(ref)))
-    if key not in chunk.cache and ranks is not None:
-        # a chunk of the reference itself (ContinuousSample.split): its ranks are known
-        ties = _ties(ref)
-        uniq: np.ndarray
+    values = chunk.sorted
+    keep = _last_of_runs(values)
+    distinct = bool(keep.all())
+    if distinct:
+        uniq: np.ndarray = values
+        below_all: np.ndarray | None = None  # i + 1, made per block
+        kept = ranks
+    else:
+        uniq = values[keep]
+        below_all = np.flatnonzero(keep) + 1
+        kept = None if ranks is None else ranks[keep]
+    del keep
+    u = uniq.size
+    end_x = max(float(r[-1]), float(uniq[-1]))
+    start = 0
+    while True:
+        stop = min(start + _POINT_BLOCK, u - 1)  # the block's points are [start, stop]
+        x = uniq[start : stop + 1]
         below: np.ndarray
-        if ties is None:  # no ties: the chunk's values are distinct too
-            uniq, below = chunk.sorted, np.arange(1, chunk.n + 1)
-            j_right, j_left = ranks + 1, ranks
+        if below_all is None:
+            below = np.arange(start + 1, stop + 2, dtype=np.intp)
         else:
-            keep = _last_of_runs(chunk.sorted)
-            uniq, below = chunk.sorted[keep], np.flatnonzero(keep) + 1
-            j_right, j_left = ties[1][ranks[keep]], ties[0][ranks[keep]]
-        chunk.cache[key] = {"uniq": uniq, "below": below, "j_right": j_right, "j_left": j_left}
-    if key not in chunk.cache:
-        r = ref.sorted
-        uniq, below = _distinct(chunk.sorted)
-        j_right = np.searchsorted(r, uniq, side="right")
-        ties = _ties(ref)
-        prev = j_right - 1
-        np.maximum(prev, 0, out=prev)
-        # where j_right = 0 every reference value exceeds the chunk value, so r[0] != it
-        hit = np.take(r, prev) == uniq
-        j_left = j_right - hit if ties is None else np.where(hit, ties[0][prev], j_right)
-        chunk.cache[key] = {"uniq": uniq, "below": below, "j_right": j_right, "j_left": j_left}
-    cmp: dict[str, Any] = chunk.cache[key]
-    return cmp
+            below = below_all[start : stop + 1]
+        j_right: np.ndarray
+        j_left: np.ndarray
+        if kept is not None:  # a chunk of the reference itself: its ranks are known
+            rk = kept[start : stop + 1]
+            if ties is None:
+                j_right, j_left = rk + 1, rk
+            else:
+                j_right, j_left = ties[1][rk], ties[0][rk]
+        else:
+            j_right = np.searchsorted(r, x, side="right")
+            prev = j_right - 1
+            np.maximum(prev, 0, out=prev)
+            # where j_right = 0 every reference value exceeds the chunk value, so r[0] != it
+            hit = np.take(r, prev) == x
+            j_left = j_right - hit if ties is None else np.where(hit, ties[0][prev], j_right)
+        last = stop == u - 1
+        if last:
+            x = np.append(x, end_x)
+            j_right = np.append(j_right, n)
+            j_left = np.append(j_left, n)
+            below = np.append(below, m)
+        yield x, j_right, j_left, below, last
+        if last:
+            return
+        start = stop
+
+
+def _summary(ref: ContinuousSample, chunk: ContinuousSample, need: str) -> dict[str, float]:
+    """ECDF gaps, L1 and L2 distances of ``chunk`` from ``ref``, as registered (cached).
+
+    ``d_plus = max(F_chunk - F_ref)``, ``d_minus = max(F_ref - F_chunk)`` (each at least 0),
+    ``l1 = int |F_ref - F_chunk|``, ``l2 = sqrt(int (F_ref - F_chunk)**2)``; the
+    integrals are exact, from the prefix integrals of the reference CDF.
+    """
+    key = ("ecdf", id(ref))
+    cached: dict[str, float] | None = chunk.cache.get(key)
+    if cached is not None and _KEYS[need] in cached:
+        return cached
+    needs = {need, *ref.cache.get("ecdf_needs", ())}
+    want_l1, want_l2 = "l1" in needs, "l2" in needs
+    r = ref.sorted
+    n, m = ref.n, chunk.n
+    r0 = r[0]
+    ties = _ties(ref)
+    offsets = ref.cdf_offsets if want_l1 or want_l2 else np.empty(0)
+    d_plus = d_minus = 0.0
+    l1 = l2 = 0.0
+    first = True
+    # F values are ratios of counts: below m n = 2**52 they compare exactly as doubles
+    exact = n * m < 2**52
+    for x, j_right, j_left, below, last in _points(ref, chunk):
+        level = j_right / n  # F_ref at each point
+        f_chunk = below / m
+        plus = np.subtract(f_chunk, level)  # F_chunk - F_ref at each point
+        d_plus = max(d_plus, float(np.max(plus)))
+        # F_ref - F_chunk peaks just before a point (before the first one F_chunk = 0)
+        before = j_left / n
+        if first:
+            d_minus = max(d_minus, float(before[0]))
+        gaps = np.subtract(before[1:], f_chunk[:-1])  # F_ref(x_i+1 -) - k_i
+        d_minus = max(d_minus, float(np.max(gaps)))
+        if not (want_l1 or want_l2):
+            first = False
+            continue
+        # intervals [x_i, x_i+1) where F_chunk = k_i
+        k = f_chunk[:-1]
+        width = np.diff(x)
+        g1 = np.subtract(x, r0)
+        g1 *= level
+        g1 += np.take(offsets, j_right)
+        d_g1 = np.diff(g1)
+        if want_l1:
+            # |int (F_ref - k)| over each interval
+            part = np.multiply(k, width)
+            np.subtract(d_g1, part, out=part)
+            np.abs(part, out=part)
+            # F_ref crosses k inside (x_i, x_i+1) when F_ref(x_i) < k <= F_ref(x_i+1 -), i.e.
+            # when the ceil(k n)-th reference value lies strictly between them (never in the
+            # last interval, where k = 1)
+            if exact:
+                inside = plus[:-1] > 0
+                inside &= gaps >= 0
+            else:
+                bn = below[:-1] * n
+                inside = j_right[:-1] * m < bn
+                inside &= j_left[1:] * m >= bn
+            if last:
+                inside[-1] = False
+            if inside.any():
+                bn_in = below[:-1][inside] * n
+                j_in = np.minimum((bn_in + m - 1) // m, n)
+                xi = r[j_in - 1]
+                j_c = j_in if ties is None else ties[1][j_in - 1]
+                g1_c = offsets[j_c] + (xi - r0) * (j_c / n)
+                ki = k[inside]
+                h_c = g1_c - ki * xi
+                h_a = g1[:-1][inside] - ki * x[:-1][inside]
+                h_b = g1[1:][inside] - ki * x[1:][inside]
+                part[inside] = np.maximum(h_a + h_b - 2.0 * h_c, 0.0)
+            l1 += float(np.sum(part))
+            if first:  # before the first chunk value F_chunk = 0
+                l1 += float(g1[0])
+        if want_l2:
+            g2 = _cdf_square_terms(ref, x, j_right)
+            sq = np.diff(g2)
+            sq -= 2.0 * k * d_g1
+            sq += k * k * width
+            l2 += float(np.sum(np.maximum(sq, 0.0)))
+            if first:
+                l2 += float(g2[0])
+        first = False
+    out = {"d_plus": max(d_plus, 0.0), "d_minus": max(d_minus, 0.0)}
+    if want_l1:
+        out["l1"] = l1
+    if want_l2:
+        out["l2"] = float(np.sqrt(max(l2, 0.0)))
+    chunk.cache[key] = out
+    return out
 
 
 def ecdf_gaps(ref: ContinuousSample, chunk: ContinuousSample) -> tuple[float, float]:
     """``(max(F_chunk - F_ref), max(F_ref - F_chunk))``, each at least 0."""
-    cmp = _compare(ref, chunk)
-    n, m = ref.n, chunk.n
-    f_chunk = cmp["below"] / m
-    f_ref = cmp["j_right"] / n  # F_ref at each chunk value, then just before it (one buffer)
-    np.subtract(f_chunk, f_ref, out=f_ref)
-    d_plus = float(np.max(f_ref))
-    f_ref_before = np.divide(cmp["j_left"], n, out=f_ref)
-    # F_ref - F_chunk peaks just before the next chunk value (or before the first one)
-    first = float(f_ref_before[0])
-    gaps = np.subtract(f_ref_before[1:], f_chunk[:-1], out=f_chunk[:-1])
-    d_minus = max(first, float(np.max(gaps, initial=0.0)))
-    return max(d_plus, 0.0), max(d_minus, 0.0)
+    s = _summary(ref, chunk, "gaps")
+    return s["d_plus"], s["d_minus"]
 
 
 def ks_p_value(d: float, n1: int, n2: int) -> float:
@@ -194,65 +335,6 @@ def _cdf_square_terms(ref: ContinuousSample, x: np.ndarray, j: np.ndarray) -> np
     return g2
 
 
-def cdf_distances(
-    ref: ContinuousSample, chunk: ContinuousSample, *, l2: bool = False
-) -> tuple[float, float]:
-    """``(int |F_ref - F_chunk|, sqrt(int (F_ref - F_chunk)**2))``; NaN second unless ``l2``."""
-    r = ref.sorted
-    n, m = ref.n, chunk.n
-    cmp = _compare(ref, chunk)
-    uniq, below, j_right, j_left = cmp["uniq"], cmp["below"], cmp["j_right"], cmp["j_left"]
-    ties = _ties(ref)
-    u = uniq.size
-    k = below / m
-    # intervals [u_i, u_i+1) where F_chunk = k_i; the last runs to max(reference max, u_last)
-    x = np.empty(u + 1)
-    x[:u] = uniq
-    x[u] = max(r[-1], uniq[-1])
-    j = np.empty(u + 1, dtype=np.intp)
-    j[:u] = j_right
-    j[u] = n
-    offsets, r0 = ref.cdf_offsets, r[0]
-    # G1 at the interval ends; few temporaries (each is another pass of page-cold memory)
-    level = j / n
-    g1_pts = np.subtract(x, r0)
-    g1_pts *= level
-    g1_pts += np.take(offsets, j, out=level)
-    g2_pts = _cdf_square_terms(ref, x, j) if l2 else None
-    width = np.diff(x)
-    d_g1 = np.diff(g1_pts)
-    # |int (F_ref - k)| over each interval; the l1 path reuses width's buffer
-    abs_part = np.multiply(k, width, out=None if l2 else width)
-    np.subtract(d_g1, abs_part, out=abs_part)
-    np.abs(abs_part, out=abs_part)
-    # F_ref crosses k inside (u_i, u_i+1) when F_ref(u_i) < k <= F_ref(u_i+1 -), i.e. when
-    # the ceil(k n)-th reference value lies strictly between them (the last interval has k = 1)
-    bn = below[:-1] * n
-    scaled = j_right[:-1] * m
-    inside = np.zeros(u, dtype=bool)
-    np.less(scaled, bn, out=inside[:-1])
-    np.multiply(j_left[1:], m, out=scaled)
-    inside[:-1] &= scaled >= bn
-    if inside.any():
-        j_in = np.minimum((bn[inside[:-1]] + m - 1) // m, n)
-        xi = r[j_in - 1]
-        j_c = j_in if ties is None else ties[1][j_in - 1]
-        g1_c = offsets[j_c] + (xi - r0) * (j_c / n)
-        ki = k[inside]
-        h_c = g1_c - ki * xi
-        h_a = g1_pts[:-1][inside] - ki * x[:-1][inside]
-        h_b = g1_pts[1:][inside] - ki * x[1:][inside]
-        abs_part[inside] = np.maximum(h_a + h_b - 2.0 * h_c, 0.0)
-    # before the first chunk value F_chunk = 0
-    l1 = float(g1_pts[0] + np.sum(abs_part))
-    if g2_pts is None:
-        return l1, NAN
-    sq_part = np.diff(g2_pts)
-    sq_part -= 2.0 * k * d_g1
-    sq_part += k * k * width
-    return l1, float(np.sqrt(max(g2_pts[0] + np.sum(np.maximum(sq_part, 0.0)), 0.0)))
-
-
 def _gaps(ref: Any, chunk: Any) -> tuple[float, float]:
     if isinstance(chunk, ContinuousSketch):
         return sketch_gaps(ref, chunk)
@@ -262,9 +344,15 @@ def _gaps(ref: Any, chunk: Any) -> tuple[float, float]:
 class _EcdfMethod(DriftMethod):
     kinds: ClassVar[tuple[Literal["continuous"], ...]] = ("continuous",)
     sorts_samples = True
+    #: what its statistic reads from a comparison (see :data:`NEEDS`)
+    ecdf_need: ClassVar[str] = "gaps"
 
     def _statistic(self, sample: ContinuousSample) -> float:
         raise NotImplementedError
+
+    def _fit(self, reference: Any) -> None:
+        if isinstance(reference, ContinuousSample):
+            register_need(reference, self.ecdf_need)
 
     def _compute(self, sample: ContinuousSample) -> Outcome:
         value = self._statistic(sample)
@@ -314,12 +402,13 @@ class Wasserstein(_EcdfMethod):
     """Wasserstein-1 (earth mover's) distance, as ``scipy.stats.wasserstein_distance``."""
 
     name = "wasserstein"
+    ecdf_need = "l1"
     metric = "distance"
 
     def _statistic(self, sample: ContinuousSample) -> float:
         if isinstance(sample, ContinuousSketch):
             return sketch_cdf_l1(self.reference, sample) / self._scale()
-        return cdf_distances(self.reference, sample)[0] / self._scale()
+        return _summary(self.reference, sample, "l1")["l1"] / self._scale()
 
     def _scale(self) -> float:
         return 1.0
@@ -348,7 +437,8 @@ class EnergyDistance(_EcdfMethod):
     """Energy distance, ``sqrt(2) * L2 distance of the CDFs`` (``scipy.stats.energy_distance``)."""
 
     name = "energy"
+    ecdf_need = "l2"
     metric = "distance"
 
     def _statistic(self, sample: ContinuousSample) -> float:
-        return math.sqrt(2.0) * cdf_distances(self.reference, sample, l2=True)[1]
+        return math.sqrt(2.0) * _summary(self.reference, sample, "l2")["l2"]

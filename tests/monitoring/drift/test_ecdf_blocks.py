@@ -1,0 +1,106 @@
+"""The blocked ECDF comparison and the packed argsort, against SciPy and NumPy.
+
+Chunks here span several blocks of the comparison (``ecdf._POINT_BLOCK``
+values each), with and without ties, and the methods of a column share one
+comparison of each chunk, as they do in the calculator.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from scipy import stats
+
+from driftscope.monitoring import UnivariateDriftCalculator
+from driftscope.monitoring.drift.univariate import ContinuousSample, ecdf, make_method, samples
+from driftscope.monitoring.drift.univariate.samples import argsort_floats
+
+RNG = np.random.default_rng(7)
+BLOCKS = 3 * ecdf._POINT_BLOCK + 17  # a chunk of more than three blocks
+
+
+def _data(ties: bool, n: int, shift: float = 0.0) -> np.ndarray:
+    x = RNG.normal(shift, 1.0, n)
+    return np.round(x, 2) if ties else x
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_methods_sharing_one_comparison_equal_scipy_across_blocks(ties):
+    ref, chunk = _data(ties, 60_000), _data(ties, BLOCKS, 0.05)
+    reference = ContinuousSample.from_raw(ref)
+    methods = {
+        name: make_method(name).fit(reference) for name in ("ks", "kuiper", "wasserstein", "energy")
+    }
+    sample = ContinuousSample.from_raw(chunk)
+    got = {name: m.compute(sample) for name, m in methods.items()}
+    ks = stats.ks_2samp(ref, chunk)
+    assert got["ks"] == pytest.approx((ks.statistic, ks.pvalue), rel=1e-9, abs=1e-15)
+    assert got["wasserstein"][0] == pytest.approx(stats.wasserstein_distance(ref, chunk), rel=1e-9)
+    assert got["energy"][0] == pytest.approx(stats.energy_distance(ref, chunk), rel=1e-7)
+    grid = np.concatenate([ref, chunk])
+    f_ref = np.searchsorted(np.sort(ref), grid, side="right") / ref.size
+    f_chk = np.searchsorted(np.sort(chunk), grid, side="right") / chunk.size
+    kuiper = max((f_chk - f_ref).max(), 0) + max((f_ref - f_chk).max(), 0)
+    assert got["kuiper"][0] == pytest.approx(kuiper, rel=1e-12)
+    # one comparison per chunk, shared by the four methods
+    assert [k for k in sample.cache if k[0] == "ecdf"] == [("ecdf", id(reference))]
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_reference_chunks_equal_scipy_against_the_rest_of_the_reference(ties):
+    ref = _data(ties, 3 * BLOCKS)
+    calc = UnivariateDriftCalculator(
+        ["x"],
+        column_kinds={"x": "continuous"},
+        continuous_methods=["ks", "wasserstein", "energy"],
+        chunker={"type": "count", "chunk_number": 3},
+        n_jobs=1,
+    ).fit(pd.DataFrame({"x": ref}))
+    rows = pd.DataFrame(calc.reference_rows_)
+    assert len(rows) == 9
+    for row in rows.itertuples():
+        part = ref[row.chunk_index * BLOCKS : (row.chunk_index + 1) * BLOCKS]
+        rest = np.delete(ref, np.s_[row.chunk_index * BLOCKS : (row.chunk_index + 1) * BLOCKS])
+        if row.method == "ks":
+            expected = stats.ks_2samp(part, rest).statistic
+        elif row.method == "wasserstein":
+            expected = stats.wasserstein_distance(part, rest)
+        else:
+            expected = stats.energy_distance(part, rest)
+        assert row.value == pytest.approx(expected, rel=1e-7 if row.method == "energy" else 1e-9)
+
+
+def _check_argsort(values: np.ndarray) -> None:
+    order, ordered = argsort_floats(values)
+    assert np.array_equal(np.sort(order), np.arange(values.size))  # a permutation
+    assert np.array_equal(ordered, np.sort(values))
+    assert np.array_equal(values[order], ordered)
+
+
+def test_packed_argsort_on_large_arrays_with_near_equal_values():
+    n = samples._PACKED_MIN + 1000
+    near = 1.0 + RNG.integers(0, 500, n) * np.finfo(float).eps  # equal leading bits
+    zeros = np.concatenate([np.full(n // 2, -0.0), np.zeros(n // 2)])
+    mixed = np.concatenate([RNG.normal(size=n), near[:2000], [np.finfo(float).tiny, -5e-324]])
+    for values in (RNG.normal(size=n), near, zeros, mixed, np.sort(RNG.normal(size=n))[::-1]):
+        _check_argsort(np.ascontiguousarray(values))
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
+
+
+@settings(max_examples=200, deadline=None)
+@given(hnp.arrays(np.float64, st.integers(1, 300), elements=finite), st.integers(0, 6))
+def test_packed_argsort_sorts_exactly(values, window):
+    # the packed path and its repair (a small window forces the fallback) on small arrays
+    old = samples._PACKED_MIN, samples._FIX_WINDOW
+    samples._PACKED_MIN, samples._FIX_WINDOW = 1, window
+    try:
+        _check_argsort(values)
+        _check_argsort(1.0 + np.round(values % 7) * np.finfo(float).eps)  # runs of near values
+    finally:
+        samples._PACKED_MIN, samples._FIX_WINDOW = old
