@@ -106,3 +106,28 @@ def test_factory_from_config():
     with pytest.raises(ConfigError):
         chunker_from_options(chunk_size=3, chunks=4)
     assert isinstance(chunker_from_options(chunks=4), CountChunker)
+
+
+def test_chunk_take_is_a_view_only_for_consecutive_positions():
+    from driftscope.monitoring.chunking import Chunk
+
+    values = np.arange(10.0)
+    run = Chunk(0, "run", np.arange(3, 7))
+    assert run.span == slice(3, 7)
+    assert run.take(values).base is values and run.take(values).tolist() == [3, 4, 5, 6]
+    gappy = Chunk(1, "gappy", np.array([2, 2, 4, 5]))  # endpoints span 4 rows, not consecutive
+    assert gappy.span is None
+    assert gappy.take(values).base is None and gappy.take(values).tolist() == [2, 2, 4, 5]
+    assert Chunk(2, "empty", np.array([], dtype=int)).take(values).size == 0
+
+
+def test_calculator_leaves_the_callers_columns_unsorted():
+    from driftscope.monitoring import UnivariateDriftCalculator
+
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame({"x": rng.normal(size=400)})
+    new = pd.DataFrame({"x": rng.normal(size=400)})
+    before = new["x"].to_numpy().copy()
+    calc = UnivariateDriftCalculator(chunker={"type": "size", "chunk_size": 100}, n_jobs=1)
+    calc.fit(ref).calculate(new)
+    assert np.array_equal(new["x"].to_numpy(), before)  # chunks are views: sorted as copies

@@ -29,6 +29,7 @@ import builtins
 import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -70,6 +71,22 @@ class Chunk:
 
     def __len__(self) -> int:
         return int(self.positions.size)
+
+    @cached_property
+    def span(self) -> slice | None:
+        """The positions as a slice when they are consecutive (views instead of gathers)."""
+        pos = self.positions
+        if pos.size == 0:
+            return slice(0, 0)
+        first = int(pos[0])
+        if int(pos[-1]) - first + 1 == pos.size and bool(np.all(np.diff(pos) == 1)):
+            return slice(first, first + pos.size)
+        return None
+
+    def take(self, values: np.ndarray) -> np.ndarray:
+        """``values[positions]``: a view when the positions are consecutive, else a copy."""
+        span = self.span
+        return values[span] if span is not None else values[self.positions]
 
     @property
     def data(self) -> pd.DataFrame:

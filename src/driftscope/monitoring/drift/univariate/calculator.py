@@ -393,7 +393,8 @@ class UnivariateDriftCalculator(Calculator):
             encoded.size, -1, dtype=np.int8 if len(chunks) < 127 else np.int64
         )
         for i, chunk in enumerate(chunks):
-            labels[chunk.positions] = i
+            span = chunk.span
+            labels[span if span is not None else chunk.positions] = i
         if np.count_nonzero(labels >= 0) != sum(len(c) for c in chunks):
             return None  # chunks overlap
         finite = np.isfinite(encoded)
@@ -464,7 +465,8 @@ class UnivariateDriftCalculator(Calculator):
             encoded = enc.encode(analysis[col])
             out: list[dict[str, Any]] = []
             for chunk in chunks:
-                sample = enc.sample(encoded[chunk.positions], owned=True)
+                part = chunk.take(encoded)
+                sample = enc.sample(part, owned=part.base is None)
                 for method in self.methods_[col]:
                     value, p = method.compute(sample)
                     row = self._row(chunk, sample, col, method, value, p)
