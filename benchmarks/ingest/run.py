@@ -314,6 +314,10 @@ def main() -> None:
     ap.add_argument("--backends", default="sqlite,postgresql")
     ap.add_argument("--pg-url", help="an existing PostgreSQL database (tables are created)")
     ap.add_argument("--no-s3", action="store_true", help="skip the SeaweedFS image run")
+    ap.add_argument("--workloads", default="tabular,image", help="tabular, image or both")
+    ap.add_argument("--rows", default="1,32", help="tabular rows per request, e.g. 32")
+    ap.add_argument("--batches", help="batch sizes, e.g. 2000,5000 (default: by --quick)")
+    ap.add_argument("--records", type=int, help="tabular records per measurement")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -321,17 +325,27 @@ def main() -> None:
         return
     backends = args.backends.split(",")
     batches = [2000] if args.quick else [500, 2000, 5000, 20000]
-    tab_records = 10_000 if args.quick else 200_000
+    if args.batches:
+        batches = [int(b) for b in args.batches.split(",")]
+    tab_records = args.records or (10_000 if args.quick else 200_000)
+    workloads = args.workloads.split(",")
+    tab_rows = [int(r) for r in args.rows.split(",")]
     img_records = 300 if args.quick else 5_000
     make_pg, stop_pg = _pg_databases(args) if "postgresql" in backends else (None, lambda: None)
-    s3, stop_s3 = _seaweed(args) if "postgresql" in backends else (None, lambda: None)
+    s3, stop_s3 = (
+        _seaweed(args)
+        if "postgresql" in backends and "image" in args.workloads.split(",")
+        else (None, lambda: None)
+    )
     results: list[dict[str, Any]] = []
     try:
         for backend in backends:
             for workload, rows_list, n in (
-                ("tabular", [1, 32], tab_records),
+                ("tabular", tab_rows, tab_records),
                 ("image", [1], img_records),
             ):
+                if workload not in workloads:
+                    continue
                 for rows in rows_list:
                     for batch in batches if workload == "tabular" else batches[:1]:
                         db = "sqlite:///{work}/bench.db" if backend == "sqlite" else make_pg()
@@ -346,7 +360,8 @@ def main() -> None:
                         r = _run_child(spec)
                         print(_table([r]).splitlines()[-1], flush=True)
                         results.append(r)
-        if s3 is not None:  # the production pairing for images: PostgreSQL + S3
+        # the production pairing for images: PostgreSQL + S3
+        if s3 is not None and "image" in workloads:
             spec = {
                 "workload": "image",
                 "rows_per_request": 1,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,40 +123,41 @@ class Ingestor:
     def _segment(self, segment: Path, stats: IngestStats) -> None:
         """Decode and store one segment; delete it only once all of it is committed.
 
-        Records are stored in batches of ``batch_size`` as they are decoded (only one
-        batch is held at a time, which keeps the garbage collector's work small). A
-        storage failure propagates and the segment stays for a replay, which the unique
-        record key makes idempotent. Capture errors are stored after the records, still
-        before the segment goes.
+        Records are stored in batches of ``batch_size`` as they are decoded (only a
+        batch or two is held at a time, which keeps the garbage collector's work
+        small). With a store that splits its writes (:class:`_BatchWriter`), a batch
+        is written by a writer thread while the next one is decoded. A storage failure
+        propagates (after the batch in flight, if any, has finished) and the segment
+        stays for a replay, which the unique record key makes idempotent. Capture
+        errors are stored after the records, still before the segment goes.
         """
         exchanges = self.reader.read(segment)
         pending: list[Record] = []
         errors: list[CaptureErrorRow] = []
-        decoded = inserted = 0
         batch_size = self.batch_size
-        for ex in exchanges:
-            try:
-                records, attachments = self._decode(ex)
-            except CodecError as exc:
-                log.warning(
-                    "capture error: model=%s request_id=%s: %s", ex.model, ex.request_id, exc
-                )
-                errors.append(self._capture_error(ex, str(exc)))
-            except Exception as exc:  # a codec plugin's bug must not jam the spool
-                log.exception("codec failure: model=%s request_id=%s", ex.model, ex.request_id)
-                message = f"codec failure: {type(exc).__name__}: {exc}"
-                errors.append(self._capture_error(ex, message))
-            else:
-                if attachments:  # outside the try: a blob store failure keeps the segment
-                    self._put_attachments(records, attachments)
-                pending.extend(records)
-            while len(pending) >= batch_size:
-                batch, pending = pending[:batch_size], pending[batch_size:]
-                decoded += len(batch)
-                inserted += self.store.add_records(batch)
-        if pending:
-            decoded += len(pending)
-            inserted += self.store.add_records(pending)
+        with _BatchWriter(self.store) as writer:
+            for ex in exchanges:
+                try:
+                    records, attachments = self._decode(ex)
+                except CodecError as exc:
+                    log.warning(
+                        "capture error: model=%s request_id=%s: %s", ex.model, ex.request_id, exc
+                    )
+                    errors.append(self._capture_error(ex, str(exc)))
+                except Exception as exc:  # a codec plugin's bug must not jam the spool
+                    log.exception("codec failure: model=%s request_id=%s", ex.model, ex.request_id)
+                    message = f"codec failure: {type(exc).__name__}: {exc}"
+                    errors.append(self._capture_error(ex, message))
+                else:
+                    if attachments:  # outside the try: a blob store failure keeps the segment
+                        self._put_attachments(records, attachments)
+                    pending.extend(records)
+                while len(pending) >= batch_size:
+                    batch, pending = pending[:batch_size], pending[batch_size:]
+                    writer.add(batch)
+            if pending:
+                writer.add(pending)
+            decoded, inserted = writer.finish()  # every batch committed (or raises)
         if errors:
             self.store.add_capture_errors(errors)
         # everything is committed: only now may the segment go
@@ -226,3 +228,62 @@ class Ingestor:
             payloads=payloads,
             status=ex.status,
         )
+
+
+class _BatchWriter:
+    """Stores one segment's batches, each in its own transaction, at most one in flight.
+
+    A store whose class defines ``prepare_records`` (the CPU work, no database
+    access) and ``write_prepared`` (the transaction; the SQL store) gets its batches
+    written by a writer thread: ``add`` prepares batch N+1 in the caller's thread,
+    waits for batch N's write to finish (re-raising its error), then hands N+1 to the
+    thread and returns, so the caller decodes the next batch while the database works.
+    While the thread waits on the database it does not hold the GIL; the work it does
+    hold it for is small (the rows are already encoded). Any other store (or a wrapper
+    that only defines ``add_records``) is written synchronously by ``add_records``.
+    Leaving the ``with`` block waits for the batch in flight either way, so nothing is
+    written behind the caller's back once it decides about the segment.
+    """
+
+    def __init__(self, store: RecordStore) -> None:
+        self.store = store
+        cls = type(store)
+        prepare = getattr(cls, "prepare_records", None)
+        write = getattr(cls, "write_prepared", None)
+        self._split = (
+            (prepare.__get__(store), write.__get__(store))
+            if prepare is not None and write is not None
+            else None
+        )
+        self._pool: ThreadPoolExecutor | None = None
+        self._inflight: Future[int] | None = None
+        self.decoded = self.inserted = 0
+
+    def __enter__(self) -> _BatchWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)  # the batch in flight finishes (or fails) first
+
+    def add(self, batch: list[Record]) -> None:
+        self.decoded += len(batch)
+        if self._split is None:
+            self.inserted += self.store.add_records(batch)
+            return
+        prepare, write = self._split
+        prepared = prepare(batch)
+        self._wait()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="driftscope-ingest-writer")
+        self._inflight = self._pool.submit(write, prepared)
+
+    def finish(self) -> tuple[int, int]:
+        """(records decoded, records newly stored) once every batch is committed."""
+        self._wait()
+        return self.decoded, self.inserted
+
+    def _wait(self) -> None:
+        if self._inflight is not None:
+            future, self._inflight = self._inflight, None
+            self.inserted += future.result()  # a StorageError of that batch is raised here

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import struct
 from array import array
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -224,6 +225,122 @@ def record_params(
     return out
 
 
+#: binary COPY framing (PostgreSQL docs, "COPY ... Binary Format")
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags 0, no extension
+_COPY_TRAILER = b"\xff\xff"
+_NULL = b"\xff\xff\xff\xff"  # a field of length -1
+_FIELDS = len(RECORD_COLUMNS).to_bytes(2, "big")
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_len = struct.Struct(">i").pack
+_int4 = struct.Struct(">ii").pack  # length 4, value
+_int8 = struct.Struct(">iq").pack  # length 8, value
+_float8 = struct.Struct(">id").pack  # length 8, value
+
+
+def _pg_text(value: str | None) -> bytes:
+    if value is None:
+        return _NULL
+    data = value.encode()
+    return _len(len(data)) + data
+
+
+def _pg_json(value: Any, dumps: Any = orjson.dumps, opt: int = _JSON_OPTIONS) -> bytes:
+    # a new, small object: orjson's own result sits in a 1 KB allocation, and thousands
+    # of those kept alive until the join cost more than the serialisation (page faults)
+    data: bytes = dumps(value, option=opt)
+    return _len(len(data)) + data
+
+
+def pg_copy_data(
+    records: Sequence[Record],
+    encoder: FeatureEncoder | None = None,
+    layouts_used: set[int] | None = None,
+) -> bytes:
+    """The whole binary COPY stream of ``records`` into RECORD_COLUMNS (``_PG_TYPES``).
+
+    The same rows :func:`record_params` gives the driver, encoded here in one go: the
+    fields a request's rows share (model, version, request id, time, latency, status,
+    error: the same objects in every row of one request) are encoded once per request,
+    JSON goes out as orjson's bytes, typed features as their packed values. No database
+    access, so ingest runs it while another batch is written. Raises StorageError for
+    a value its column cannot hold (an int beyond int4, say).
+    """
+    patterns: dict[Any, Any] = {} if encoder is None else encoder.patterns
+    pattern = None if encoder is None else encoder.pattern
+    used_add = (set() if layouts_used is None else layouts_used).add
+    int4, text, json, null = _int4, _pg_text, _pg_json, _NULL
+    parts: list[bytes] = [_COPY_HEADER]
+    add, extend = parts.append, parts.extend
+    model: Any = _NULL  # never a record's value: the first record sets the shared fields
+    version = rid = ts = lat = status = err = model
+    head = ts_field = tail = b""
+    last_names: tuple[Any, ...] | None = None
+    last_types: tuple[type, ...] | None = None
+    last_pat: Any = None
+    typed_head = b""
+    try:
+        for r in records:
+            if (
+                r.request_id is not rid
+                or r.model is not model
+                or r.timestamp is not ts
+                or r.model_version is not version
+                or r.latency_ms is not lat
+                or r.status is not status
+                or r.error is not err
+            ):
+                model, version, rid, ts = r.model, r.model_version, r.request_id, r.timestamp
+                lat, status, err = r.latency_ms, r.status, r.error
+                head = _FIELDS + text(model) + text(version) + text(rid)
+                t = ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+                ts_field = _int8(8, (t - _PG_EPOCH) // _MICROSECOND)
+                tail = (
+                    (null if lat is None else _float8(8, lat))
+                    + (null if status is None else int4(4, status))
+                    + text(err)
+                )
+            add(head)
+            add(int4(4, r.row_index))
+            add(ts_field)
+            feats = r.features
+            typed: tuple[int, bytes] | None = None
+            if pattern is not None and feats:
+                vals = list(feats.values())
+                names, types = tuple(feats), tuple(map(type, vals))
+                # the rows of one request share names and types: tuple equality (identity
+                # of the same str and type objects) is cheaper than hashing them
+                if names != last_names or types != last_types:
+                    last_names, last_types = names, types
+                    last_pat = patterns.get((names, types)) or pattern(names, types)
+                    if last_pat is not None:
+                        used_add(last_pat.id)
+                        # features NULL, the layout id, the length of the packed values
+                        typed_head = null + _int8(8, last_pat.id) + _len(8 * len(vals))
+                pat = last_pat
+                if pat is not None:
+                    if pat.plain:  # all floats, little-endian host: no checks, no copies
+                        add(typed_head)
+                        add(array_d(vals).tobytes())
+                        typed = pat.id, b""
+                    else:
+                        typed = encode_values(pat, vals)
+                        if typed is not None:
+                            extend((null, _int8(8, typed[0]), _len(len(typed[1])), typed[1]))
+            if typed is None:
+                add(json(feats))
+                add(null + null)
+            pred, scores, inputs = r.prediction, r.scores, r.inputs
+            add(null if pred is None else json(pred))
+            add(null if scores is None else json(scores))
+            add(json([b.to_dict() for b in inputs]) if inputs else null)
+            add(tail)
+    except struct.error as exc:
+        raise StorageError(f"a record value does not fit its column: {exc}") from exc
+    add(_COPY_TRAILER)
+    return b"".join(parts)
+
+
 _PG_STAGE = (
     "CREATE TEMP TABLE IF NOT EXISTS records_in (model text, model_version text, "
     "request_id text, row_index integer, ts timestamptz, features json, feature_layout int8, "
@@ -232,18 +349,26 @@ _PG_STAGE = (
 )
 
 
-def _copy_rows(cur: Any, table: str, params: list[tuple[Any, ...]]) -> None:
+def _copy_rows(cur: Any, table: str, params: list[tuple[Any, ...]] | bytes) -> None:
     cols = ", ".join(RECORD_COLUMNS)
     # binary COPY: no text formatting of floats and times here, no parsing on the server
     with cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
+        if isinstance(params, bytes):  # a whole stream from pg_copy_data
+            copy.write(params)
+            return
         copy.set_types(_PG_TYPES)
         write = copy.write_row
         for row in params:
             write(row)
 
 
-def pg_copy_records(dbapi_conn: Any, params: list[tuple[Any, ...]]) -> int:
+def pg_copy_records(
+    dbapi_conn: Any, params: list[tuple[Any, ...]] | bytes, rows: int | None = None
+) -> int:
     """Bulk-load records with COPY; returns how many were new.
+
+    ``params``: rows from :func:`record_params`, or a whole binary COPY stream from
+    :func:`pg_copy_data` (then ``rows`` is how many rows it holds).
 
     Fast path: COPY straight into ``records`` inside a savepoint (a first
     ingest, the usual case, is one COPY). If any row is already there (a
@@ -263,7 +388,7 @@ def pg_copy_records(dbapi_conn: Any, params: list[tuple[Any, ...]]) -> int:
             cur.execute("ROLLBACK TO SAVEPOINT records_copy")
         else:
             cur.execute("RELEASE SAVEPOINT records_copy")
-            return len(params)
+            return len(params) if rows is None else rows
         cur.execute(_PG_STAGE)
         _copy_rows(cur, "records_in", params)
         cur.execute(

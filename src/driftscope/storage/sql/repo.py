@@ -7,8 +7,10 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select, text, tuple_
@@ -43,6 +45,27 @@ _UPGRADE_LOCK = threading.Lock()
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _record_key(p: tuple[Any, ...]) -> tuple[Any, Any, Any]:
+    return p[0], p[2], p[3]  # model, request_id, row_index of a record_params row
+
+
+_key_of = attrgetter("model", "request_id", "row_index")
+
+
+@dataclass(slots=True)
+class PreparedRecords:
+    """A batch of records made ready for :meth:`SQLRecordStore.write_prepared`."""
+
+    records: list[Record]
+    #: in key order: a binary COPY stream (PostgreSQL, :func:`engine.pg_copy_data`) or
+    #: driver rows (:func:`engine.record_params`)
+    rows: list[tuple[Any, ...]] | bytes
+    #: the feature layouts the typed rows point to, by id
+    layouts: dict[int, typed.Layout]
+    #: (model, version) pairs seen
+    versions: list[tuple[str, str]]
 
 
 class SQLRecordStore(LabelTasksMixin, RecordStore):
@@ -211,22 +234,53 @@ class SQLRecordStore(LabelTasksMixin, RecordStore):
     def add_records(self, records: Sequence[Record]) -> int:
         if not records:
             return 0
-        encoder = self._encoder if self.typed_features else None
+        return self.write_prepared(self.prepare_records(records))
+
+    def prepare_records(self, records: Sequence[Record]) -> PreparedRecords:
+        """The CPU half of :meth:`add_records`, no database access: the driver rows.
+
+        Ingest prepares the next batch while the previous one is being written
+        (:meth:`write_prepared` in another thread), so the database server's work on
+        one batch overlaps the decoding of the next. Thread-safe against a concurrent
+        :meth:`write_prepared` of another batch.
+        """
         used: set[int] = set()
-        params = eng.record_params(records, self.dialect, encoder, used)
+        rows = self._rows(records, used)
         seen = {(r.model, r.model_version) for r in records if r.model_version}
-        versions = [{"model": m, "version": v, "first_seen": _now()} for m, v in sorted(seen)]
-        with self._tx("add_records") as conn:
-            if not self._store_layouts(conn, used):  # a layout id collision: JSON instead
-                params = eng.record_params(records, self.dialect, encoder)
+        layouts = {i: self._encoder.layouts[i] for i in used}
+        return PreparedRecords(list(records), rows, layouts, sorted(seen))
+
+    def _rows(
+        self, records: Sequence[Record], used: set[int] | None = None
+    ) -> list[tuple[Any, ...]] | bytes:
+        """Driver rows in key order: a binary COPY stream for PostgreSQL, else params."""
+        encoder = self._encoder if self.typed_features else None
+        if self.dialect == "postgresql" and self.copy:
             # one global key order: concurrent writers with overlapping batches cannot deadlock
-            params.sort(key=lambda p: (p[0], p[2], p[3]))
-            # driver-level executemany: SQLAlchemy's per-value processing would cost 2x here;
-            # both sqlite3 and psycopg sum the row counts, and skipped conflicts count 0
-            if self.dialect == "postgresql" and self.copy:
-                inserted = eng.pg_copy_records(conn.connection.driver_connection, params)
+            ordered = sorted(records, key=_key_of)
+            return eng.pg_copy_data(ordered, encoder, used)
+        params = eng.record_params(records, self.dialect, encoder, used)
+        params.sort(key=_record_key)
+        return params
+
+    def write_prepared(self, prepared: PreparedRecords) -> int:
+        """Store a batch from :meth:`prepare_records` in one transaction; the count new."""
+        if not prepared.records:
+            return 0
+        rows = prepared.rows
+        now = _now()
+        versions = [{"model": m, "version": v, "first_seen": now} for m, v in prepared.versions]
+        with self._tx("add_records") as conn:
+            if not self._store_layouts(conn, prepared.layouts):
+                # a layout id collision (found now or by another batch): JSON instead
+                rows = self._rows(prepared.records)
+            if isinstance(rows, bytes):
+                dbapi_conn = conn.connection.driver_connection
+                inserted = eng.pg_copy_records(dbapi_conn, rows, len(prepared.records))
             else:
-                res = conn.exec_driver_sql(eng.records_insert_sql(self.dialect), params)
+                # driver-level executemany: SQLAlchemy's per-value processing would cost 2x
+                # here; both sqlite3 and psycopg sum the row counts, skipped conflicts count 0
+                res = conn.exec_driver_sql(eng.records_insert_sql(self.dialect), rows)
                 inserted = res.rowcount
             if versions:
                 conn.execute(
@@ -235,18 +289,20 @@ class SQLRecordStore(LabelTasksMixin, RecordStore):
                 )
         return int(inserted)
 
-    def _store_layouts(self, conn: Connection, used: set[int]) -> bool:
-        """Insert (if missing) the layouts of ids ``used``; False if one id holds another
-        layout in the database (that layout is then poisoned: rebuild the params)."""
-        if not used:
+    def _store_layouts(self, conn: Connection, layouts: dict[int, typed.Layout]) -> bool:
+        """Insert (if missing) ``layouts`` (by id); False if one id holds another layout
+        in the database or was found to since the rows were built (that layout is then
+        poisoned: rebuild the rows)."""
+        if not layouts:
             return True
-        ids = sorted(used)
-        known = self._encoder.layouts
+        if not self._encoder.layouts.keys() >= layouts.keys():
+            return False  # poisoned by another batch after this one was prepared
+        ids = sorted(layouts)
         # every batch, not once per process: a database replaced or restored under a
         # running store must still get the layouts its rows point to (one small
         # driver-level statement per batch: SQLAlchemy's insert cost 0.3 us per record)
         conn.exec_driver_sql(
-            eng.layouts_insert_sql(self.dialect), [(i, known[i].json_text) for i in ids]
+            eng.layouts_insert_sql(self.dialect), [(i, layouts[i].json_text) for i in ids]
         )
         fresh = [i for i in ids if i not in self._checked_layouts]
         if not fresh:
@@ -255,7 +311,7 @@ class SQLRecordStore(LabelTasksMixin, RecordStore):
         stored = conn.execute(select(c.id, c.layout).where(c.id.in_(fresh))).all()
         ok = True
         for lid, value in stored:
-            if typed.Layout.from_json(value) == known[int(lid)]:
+            if typed.Layout.from_json(value) == layouts[int(lid)]:
                 self._checked_layouts.add(int(lid))
             else:
                 log.error("feature layout id %s collides: its rows are stored as JSON", lid)

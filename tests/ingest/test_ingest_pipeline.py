@@ -1,0 +1,82 @@
+"""Ingest's writer thread: batch N is written while batch N+1 is decoded, still exactly once.
+
+With the SQL store (``prepare_records`` / ``write_prepared``), ``Ingestor`` writes
+each batch in a writer thread, one batch in flight. A write that fails keeps the
+segment, no later batch of it is written, and the replay stores the rest once.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from driftscope.errors import StorageError
+from driftscope.ingest import Ingestor
+from driftscope.storage.sql.repo import SQLRecordStore
+from ingest.conftest import oip_exchange, settings_for
+
+
+class _Recording(SQLRecordStore):
+    """The real SQL store; records which thread wrote each batch, fails one write on demand."""
+
+    fail_on: int | None = None
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.writes: list[tuple[int, int]] = []  # (thread id, batch size)
+
+    def write_prepared(self, prepared):
+        self.writes.append((threading.get_ident(), len(prepared.records)))
+        if len(self.writes) == self.fail_on:
+            raise StorageError("database went away (test)")
+        return super().write_prepared(prepared)
+
+
+@pytest.fixture
+def recording(storage_pair):
+    store = _Recording(storage_pair.database_url)
+    store.upgrade()
+    _, blobs = storage_pair.open()
+    yield store, blobs
+    store.close()
+    blobs.close()
+
+
+def test_batches_are_written_by_the_writer_thread(recording, reader):
+    store, blobs = recording
+    reader.add([oip_exchange(f"r{i}", rows=3, seed=i) for i in range(6)])  # 18 rows
+    reader.add([oip_exchange(f"s{i}", rows=2, seed=i) for i in range(2)])  # 4 rows
+    stats = Ingestor(settings_for(batch_size=7), store, blobs, reader).drain()
+    assert (stats.records, stats.duplicates, stats.segments) == (22, 0, 2)
+    assert [n for _, n in store.writes] == [7, 7, 4, 4]
+    assert threading.get_ident() not in {tid for tid, _ in store.writes}
+    assert store.count_records() == 22 and reader.segments == {}
+
+
+def test_a_failed_write_keeps_the_segment_and_stops_its_later_batches(recording, reader):
+    store, blobs = recording
+    store.fail_on = 2
+    segment = reader.add([oip_exchange(f"r{i}", rows=3, seed=i) for i in range(10)])  # 30 rows
+    ing = Ingestor(settings_for(batch_size=7), store, blobs, reader)
+    stats = ing.run_once()
+    assert stats.retry and stats.segments == 0
+    assert reader.ready_segments() == [segment]
+    # batch 1 committed, batch 2 failed, and nothing after it was written
+    assert len(store.writes) == 2 and store.count_records() == 7
+    store.fail_on = None
+    stats = ing.run_once()
+    assert not stats.retry and (stats.records, stats.duplicates) == (23, 7)
+    assert store.count_records() == 30 and reader.segments == {}
+
+
+def test_duplicates_within_pipelined_batches_are_counted(recording, reader):
+    store, blobs = recording
+    exchanges = [oip_exchange(f"r{i}", rows=4, seed=i) for i in range(5)]  # 20 rows
+    ing = Ingestor(settings_for(batch_size=3), store, blobs, reader)
+    reader.add(exchanges[:3])
+    assert ing.run_once().records == 12
+    reader.add(exchanges)  # the first three again, then two new ones
+    stats = ing.run_once()
+    assert (stats.records, stats.duplicates) == (8, 12)
+    assert store.count_records() == 20
