@@ -7,6 +7,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 from scipy.spatial import distance
 
@@ -214,3 +216,24 @@ def test_ks_p_value_large_samples_equals_scipy_kstwo(n1, n2, d):
     en = round(n1 * n2 / (n1 + n2))
     want = float(np.clip(stats.kstwo.sf(d, en), 0, 1))
     assert ks_p_value(d, n1, n2) == pytest.approx(want, rel=1e-8, abs=1e-300)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 400), st.integers(0, 400)), min_size=1, max_size=8),
+    st.sampled_from(["chi2", "g_test"]),
+)
+def test_table_tests_equal_scipy_on_random_tables(pairs, name):
+    ref_counts, chunk_counts = zip(*pairs, strict=True)
+    if sum(ref_counts) == 0 or sum(chunk_counts) == 0:
+        return
+    ref, chunk = _cat(list(ref_counts) + [0], list(chunk_counts) + [0])
+    table = np.vstack([ref.counts, chunk.counts])
+    table = table[:, table.sum(axis=0) > 0]
+    lambda_ = None if name == "chi2" else "log-likelihood"
+    got = make_method(name).fit(ref).compute(chunk)
+    if table.shape[1] == 1:  # one category: SciPy's dof 0 answer
+        assert got == (0.0, 1.0)
+        return
+    res = stats.chi2_contingency(table, lambda_=lambda_)  # Yates' correction on 2 x 2
+    assert got == pytest.approx((res.statistic, res.pvalue), rel=1e-12, abs=1e-300)

@@ -5,6 +5,7 @@ reference never showed count as one extra category.
 
 - ``chi2``: ``scipy.stats.chi2_contingency(table)`` (Yates' correction when
   the table is 2 x 2, as SciPy does); a single category gives 0 and p = 1.
+  Computed with SciPy's arithmetic (``chdtrc`` for the p-value) directly.
 - ``g_test``: the same with ``lambda_="log-likelihood"``.
 - ``fisher``: ``scipy.stats.fisher_exact`` on a 2 x 2 table; the value is the
   odds ratio. NaN (no alert) when the table is not 2 x 2.
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from driftscope.monitoring.drift.univariate.base import NAN, DriftMethod, Outcome
 from driftscope.monitoring.drift.univariate.samples import CategoricalSample
@@ -54,8 +55,21 @@ class ChiSquared(_TableTest):
     lambda_: ClassVar[str | None] = None
 
     def _test(self, table: np.ndarray, ref: np.ndarray, chunk: np.ndarray) -> Outcome:
-        res = stats.chi2_contingency(table, lambda_=self.lambda_)
-        return float(res.statistic), float(res.pvalue)
+        # scipy.stats.chi2_contingency's arithmetic without its per-call argument handling
+        # (about 1 ms a call, more than the test itself on a few categories)
+        dof = table.shape[1] - 1  # (2 - 1) (K - 1)
+        if dof <= 0:
+            return 0.0, 1.0
+        expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
+        observed = table
+        if dof == 1:  # Yates' continuity correction, as SciPy applies it
+            diff = expected - observed
+            observed = observed + np.minimum(0.5, np.abs(diff)) * np.sign(diff)
+        if self.lambda_ is None:
+            statistic = float(np.sum((observed - expected) ** 2 / expected))
+        else:
+            statistic = float(2.0 * np.sum(special.xlogy(observed, observed / expected)))
+        return statistic, float(special.chdtrc(dof, statistic))
 
 
 class GTest(ChiSquared):
