@@ -167,3 +167,56 @@ def test_dle_invalid_n_jobs_is_a_config_error(jobs) -> None:
 
     with pytest.raises(ConfigError, match="n_jobs"):
         DLE(features=FEATURES, n_jobs=jobs, **COMMON)
+
+
+def test_dle_models_share_input_work_and_match_separate_fits(regression_data, monkeypatch) -> None:
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from driftscope.monitoring.performance.error_model import DLEEstimator
+    from driftscope.monitoring.performance.regression import row_errors
+
+    binned: list[bool] = []
+    bin_data = HistGradientBoostingRegressor._bin_data
+
+    def spy(self, X, *args, **kwargs):
+        binned.append(kwargs.get("is_training_data", args[-1] if args else None))
+        return bin_data(self, X, *args, **kwargs)
+
+    monkeypatch.setattr(HistGradientBoostingRegressor, "_bin_data", spy)
+    reference = regression_data(12_000, seed=6)  # early stopping: a validation split
+    analysis = regression_data(3000, seed=7, shift=1.0)
+    est = DLEEstimator(metrics=("mae", "mse", "mape"), n_jobs=2).fit(
+        reference[FEATURES], reference.pred, reference.y
+    )
+    # three models, one binning of the training rows and one of the validation rows
+    assert sorted(binned) == [False, True]
+    rows = est.row_estimates(analysis[FEATURES], analysis.pred)
+    x = est._matrix(reference[FEATURES], reference.pred.to_numpy())
+    xa = est._matrix(analysis[FEATURES], analysis.pred.to_numpy())
+    for kind, model in est._models.items():
+        alone = HistGradientBoostingRegressor(**model.get_params())
+        alone.fit(x, row_errors(kind, reference.y.to_numpy(), reference.pred.to_numpy()))
+        assert alone.n_iter_ == model.n_iter_
+        expected = np.clip(alone.predict(xa), 0.0, est._limits[kind])
+        np.testing.assert_array_equal(rows[kind], expected)
+        assert model._shared is None  # nothing of a fit's inputs stays behind
+
+
+def test_shared_inputs_reuse_only_equal_inputs() -> None:
+    from driftscope.monitoring.performance.error_model import _SharedInputs
+
+    shared = _SharedInputs()
+    calls: list[int] = []
+
+    def compute(value: int):
+        return lambda: calls.append(value) or value
+
+    a = np.arange(6.0).reshape(3, 2)
+    assert shared.get("step", {"p": 1}, a, compute(1)) == 1
+    assert shared.get("step", {"p": 1}, a.copy(), compute(2)) == 1  # equal array: reused
+    assert shared.get("step", {"p": 2}, a, compute(3)) == 3  # other parameters
+    assert shared.get("step", {"p": 1}, a + 1, compute(4)) == 4  # other values
+    assert shared.get("other", {"p": 1}, a, compute(5)) == 5  # other step
+    assert calls == [1, 3, 4, 5]
+    shared.clear()
+    assert shared.get("step", {"p": 1}, a, compute(6)) == 6
