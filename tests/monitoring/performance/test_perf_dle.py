@@ -220,3 +220,32 @@ def test_shared_inputs_reuse_only_equal_inputs() -> None:
     assert calls == [1, 3, 4, 5]
     shared.clear()
     assert shared.get("step", {"p": 1}, a, compute(6)) == 6
+
+
+def test_feature_encoder_codes_known_categories_and_leaves_the_rest_missing() -> None:
+    from driftscope.monitoring.performance.error_model import FeatureEncoder
+
+    reference = pd.DataFrame(
+        {
+            "s": pd.Series(["a", "b", "b", None, "c"], dtype="str"),
+            "o": pd.Series(["x", 3, None, "x", 3], dtype=object),
+            "n": [1.0, 2.0, np.nan, 4.0, 5.0],
+        }
+    )
+    enc = FeatureEncoder(max_categories=2).fit(reference)
+    analysis = pd.DataFrame(
+        {
+            "s": pd.Series(["b", "a", "zzz", None, "c"], dtype="str"),
+            "o": pd.Series([3, "x", "y", None, "3"], dtype=object),
+            "n": [0.5, np.nan, 1.0, 2.0, 3.0],
+        }
+    )
+    x = enc.transform(analysis)
+    s_codes = {v: i for i, v in enumerate(enc.categories["s"])}  # "b" first, then one of a/c
+    assert x[0, 0] == s_codes["b"]
+    assert np.isnan(x[2, 0]) and np.isnan(x[3, 0])  # unseen, missing
+    o_codes = {v: i for i, v in enumerate(enc.categories["o"])}
+    assert x[0, 1] == o_codes["3"] and x[1, 1] == o_codes["x"] and x[4, 1] == o_codes["3"]
+    assert np.isnan(x[2, 1]) and np.isnan(x[3, 1])
+    np.testing.assert_array_equal(x[:, 2], analysis.n.to_numpy())
+    assert enc.transform(analysis.iloc[:0]).shape == (0, 3)

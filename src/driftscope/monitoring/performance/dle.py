@@ -73,11 +73,12 @@ class DLE(PerformanceCalculatorBase):
             per_row = self.estimator.reference_row_estimates
         else:
             per_row = self.estimator.row_estimates(frame[self.features], frame[self.y_pred])
-        has_target = self.y_true in frame.columns
+        # one pass over the target instead of a pandas slice per chunk
+        labeled = frame[self.y_true].notna().to_numpy() if self.y_true in frame.columns else None
         rows: list[dict[str, Any]] = []
         for chunk in chunks:
             idx = chunk.positions
-            n_labeled = int(frame[self.y_true].iloc[idx].notna().sum()) if has_target else 0
+            n_labeled = int(labeled[idx].sum()) if labeled is not None else 0
             for m in self.metrics:
                 value = DLEEstimator.finish(m, per_row[ERROR_KIND[m]][idx])
                 rows.append(

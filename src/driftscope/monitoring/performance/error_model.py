@@ -95,7 +95,11 @@ def _same(a: Any, b: Any) -> bool:
             and isinstance(b, np.ndarray)
             and a.dtype == b.dtype
             and a.shape == b.shape
-            and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+            # without NaN the plain comparison decides (equal_nan costs 4x as much)
+            and (
+                bool(np.array_equal(a, b))
+                or (a.dtype.kind in "fc" and bool(np.array_equal(a, b, equal_nan=True)))
+            )
         )
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
@@ -133,7 +137,7 @@ class _SharedInputs:
         """``compute()``, or the result of an earlier ``step`` on an equal ``x`` and ``key``."""
         with self._lock:
             for seen_step, seen_key, seen_x, seen in self._entries:
-                if seen_step == step and (seen_x is x or _same(seen_x, x)) and _same(seen_key, key):
+                if seen_step == step and _same(seen_key, key) and (seen_x is x or _same(seen_x, x)):
                     found = seen
                     break
             else:
@@ -271,8 +275,12 @@ class FeatureEncoder:
                 values = s if pd.api.types.is_string_dtype(s.dtype) and s.dtype != object else None
                 if values is None:
                     values = s.astype(str).where(s.notna(), None)
-                codes = self.categories[col].get_indexer(values)
-                out[:, j] = np.where(codes < 0, np.nan, codes)
+                # each distinct value looked up once (hashing every row through the
+                # categories' index took 8 ms a column on 60 000 rows, factorize 1.3 ms)
+                codes, distinct = pd.factorize(values)  # missing values: -1
+                lookup = self.categories[col].get_indexer(distinct).astype(np.float64)
+                lookup = np.append(np.where(lookup < 0, np.nan, lookup), np.nan)
+                out[:, j] = lookup[codes]  # -1 (missing) takes the appended NaN
             elif pd.api.types.is_float_dtype(s.dtype) or pd.api.types.is_integer_dtype(s.dtype):
                 out[:, j] = s.to_numpy(dtype=np.float64, na_value=np.nan)
             else:
