@@ -70,3 +70,32 @@ def make_exchange() -> Callable[..., Exchange]:
 @pytest.fixture
 def make_model() -> Callable[..., ModelSettings]:
     return model_settings
+
+
+@pytest.fixture(autouse=True)
+def _decode_rows_agrees_with_decode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every OIP v2 decode in these tests also checks ``decode_rows``: the same records
+    (value types included) or the same CodecError message."""
+    from driftscope.codecs.base import RecordRows
+    from driftscope.codecs.oip_v2 import OIPv2Codec
+    from driftscope.errors import CodecError
+
+    decode = OIPv2Codec.decode
+
+    def checked(self: OIPv2Codec, ex: Exchange, model: ModelSettings) -> Any:
+        try:
+            expected = decode(self, ex, model)
+        except CodecError as exc:
+            with pytest.raises(CodecError) as info:
+                OIPv2Codec.decode_rows(self, ex, model)
+            assert str(info.value) == str(exc)
+            raise
+        got = OIPv2Codec.decode_rows(self, ex, model)
+        records = got.records() if isinstance(got, RecordRows) else got
+        assert records == expected
+        for a, b in zip(records, expected, strict=True):
+            assert list(a.features) == list(b.features)
+            assert [type(v) for v in a.features.values()] == [type(v) for v in b.features.values()]
+        return expected
+
+    monkeypatch.setattr(OIPv2Codec, "decode", checked)

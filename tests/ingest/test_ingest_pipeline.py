@@ -27,7 +27,7 @@ class _Recording(SQLRecordStore):
         self.writes: list[tuple[int, int]] = []  # (thread id, batch size)
 
     def write_prepared(self, prepared):
-        self.writes.append((threading.get_ident(), len(prepared.records)))
+        self.writes.append((threading.get_ident(), prepared.count))
         if len(self.writes) == self.fail_on:
             raise StorageError("database went away (test)")
         return super().write_prepared(prepared)

@@ -111,3 +111,67 @@ def test_stream_round_trips_through_the_store(postgres_db_url):
 def test_a_value_beyond_its_column_is_a_storage_error():
     with pytest.raises(StorageError, match="does not fit"):
         eng.pg_copy_data([make_record(1, row=2**31)])
+
+
+def _block(rid, n, *, floats=True, start=0, model="m", preds=True):
+    from driftscope.codecs.base import RecordRows
+
+    values = [[0.5 * i + j for j in range(3)] for i in range(n)]
+    if not floats:
+        values = [[i, 1.5, None] for i in range(n)]
+    return RecordRows(
+        model, rid, start, T0, "v1", ("a", "b", "c"), values, floats,
+        [i % 2 for i in range(n)] if preds else None,
+        [{"no": 0.25, "yes": 0.75}] * n if preds else None,
+        2.5, 200, None,
+    )  # fmt: skip
+
+
+def _records_of(units):
+    return [r for u in units for r in ([u] if hasattr(u, "features") else u.records())]
+
+
+@pytest.mark.parametrize("typed_features", [True, False])
+def test_blocks_encode_as_their_records(typed_features):
+    head, tail = _block("b1", 5).split(2)
+    units = [
+        _block("b0", 3),
+        head,
+        tail,
+        _block("b2", 2, floats=False),
+        _block("b3", 2, preds=False),
+        make_record(1),
+        _block("b4", 0),
+    ]
+    enc = typed.FeatureEncoder() if typed_features else None
+    used_a: set[int] = set()
+    used_b: set[int] = set()
+    ours = eng.pg_copy_data(units, enc, used_a)
+    assert ours == eng.pg_copy_data(_records_of(units), enc, used_b)
+    assert used_a == used_b
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql")])
+def test_prepared_blocks_store_once_even_when_they_overlap(backend, request, tmp_path):
+    url = (
+        f"sqlite:///{tmp_path / 'db.sqlite'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("postgres_db_url")
+    )
+    store = open_store(url)
+    store.upgrade()
+    try:
+        first, rest = _block("b1", 4).split(1)
+        units = [_block("b0", 3), rest, _block("b0", 3), make_record(2), first]
+        prepared = store.prepare_records(units)
+        assert prepared.count == 11
+        assert store.write_prepared(prepared) == 8  # b0 once, b1's four rows, r2
+        stored = store.query_records(limit=100)
+        assert sorted((r.request_id, r.row_index) for r in stored) == sorted(
+            [("b0", i) for i in range(3)] + [("b1", i) for i in range(4)] + [("r2", 0)]
+        )
+        expected = {(r.request_id, r.row_index): r for r in _records_of(units)}
+        for r in stored:
+            assert r == replace(expected[(r.request_id, r.row_index)], timestamp=r.timestamp)
+    finally:
+        store.close()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -45,6 +45,68 @@ class Attachment:
     name: str = "input"
 
 
+@dataclass(slots=True)
+class RecordRows:
+    """The records of one exchange column-wise: what :func:`make_records` zips.
+
+    Row ``i`` is the record ``model``, ``request_id``, row ``row_index + i``, with the
+    features ``dict(zip(names, values[i]))`` (``names`` are distinct), prediction
+    ``predictions[i]`` and scores ``scores[i]`` (None: none for every row), no inputs.
+    A store that takes these (the SQL store, through ingest) encodes the rows without
+    building a ``Record`` and a features dict per row; :meth:`records` gives the
+    records :meth:`Codec.decode` returns. ``floats``: every value is a Python float.
+    """
+
+    model: str
+    request_id: str
+    row_index: int  # of values[0]
+    timestamp: datetime
+    model_version: str | None
+    names: tuple[str, ...]
+    values: Sequence[list[Any]]
+    floats: bool
+    predictions: Sequence[Any] | None
+    scores: Sequence[Any] | None
+    latency_ms: float | None
+    status: int | None
+    error: str | None
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def records(self) -> list[Record]:
+        names, n, start = self.names, len(self.values), self.row_index
+        preds = [None] * n if self.predictions is None else self.predictions
+        rows = [None] * n if self.scores is None else self.scores
+        name, rid, ts, version = self.model, self.request_id, self.timestamp, self.model_version
+        latency, status, err = self.latency_ms, self.status, self.error
+        return [
+            Record(
+                name, rid, start + i, ts, version, dict(zip(names, vals, strict=True)),
+                preds[i], rows[i], [], latency, status, err,
+            )
+            for i, vals in enumerate(self.values)
+        ]  # fmt: skip
+
+    def split(self, n: int) -> tuple[RecordRows, RecordRows]:
+        """The first ``n`` rows and the rest, as two blocks."""
+        preds, scores = self.predictions, self.scores
+        head = replace(
+            self,
+            values=self.values[:n],
+            predictions=None if preds is None else preds[:n],
+            scores=None if scores is None else scores[:n],
+        )
+        tail = replace(
+            self,
+            row_index=self.row_index + n,
+            values=self.values[n:],
+            predictions=None if preds is None else preds[n:],
+            scores=None if scores is None else scores[n:],
+        )
+        return head, tail
+
+
 class Codec(ABC):
     """Reads one wire protocol."""
 
@@ -62,6 +124,11 @@ class Codec(ABC):
     ) -> tuple[list[Record], list[Attachment]]:
         """The records and the input bytes that belong in the object store (none here)."""
         return self.decode(exchange, model), []
+
+    def decode_rows(self, exchange: Exchange, model: ModelSettings) -> list[Record] | RecordRows:
+        """:meth:`decode`, or the same records as one :class:`RecordRows` block (cheaper
+        for ingest to store) where the codec can; the default is :meth:`decode`."""
+        return self.decode(exchange, model)
 
 
 def decode_content(body: bytes, headers: dict[str, str], where: str) -> bytes:
@@ -180,6 +247,40 @@ def make_records(
         Record(name, rid, i, ts, version, features[i], preds[i], rows[i], [], latency, status, err)
         for i in range(n)
     ]
+
+
+def make_rows(
+    exchange: Exchange,
+    model: ModelSettings,
+    names: tuple[str, ...],
+    values: Sequence[list[Any]],
+    floats: bool,
+    predictions: Sequence[Any] | None,
+    scores: Sequence[Any] | None,
+    version: str | None,
+    error: str | None = None,
+) -> RecordRows:
+    """:func:`make_records` as one block (``names`` distinct, one value per name a row)."""
+    n = len(values)
+    if predictions is not None and len(predictions) != n:
+        raise CodecError(f"response has {len(predictions)} prediction rows for {n} request rows")
+    if scores is not None and len(scores) != n:
+        raise CodecError(f"response has {len(scores)} score rows for {n} request rows")
+    return RecordRows(
+        model.name,
+        exchange.request_id,
+        0,
+        timestamp_of(exchange),
+        version or model.version,
+        names,
+        values,
+        floats,
+        predictions,
+        scores,
+        exchange.latency_ms,
+        exchange.status,
+        error or exchange.error,
+    )
 
 
 def response_failed(exchange: Exchange) -> str | None:

@@ -11,11 +11,13 @@ from driftscope.capture.exchange import Exchange
 from driftscope.codecs._tensors import Tensor, parse_tensors
 from driftscope.codecs.base import (
     Codec,
+    RecordRows,
     argmax_label,
     decode_content,
     feature_names,
     is_classification,
     make_records,
+    make_rows,
     parse_json,
     response_failed,
     scores_of,
@@ -166,27 +168,69 @@ def predictions_from_outputs(
     return preds, scores
 
 
+#: datatypes whose decoded values are all Python floats (the fast path checks FP64
+#: elements are floats; the NumPy path's ``tolist`` gives floats for float dtypes)
+_FLOAT_TYPES = frozenset({"FP16", "FP32", "FP64"})
+
+
+def _feature_matrix(
+    inputs: list[Tensor], model: ModelSettings, pandas_like: bool
+) -> tuple[tuple[str, ...], list[Any], bool] | None:
+    """(names, rows, all floats) when the features are one ``[N, F]`` tensor with distinct
+    names (what :func:`_matrix` makes one dict per row of), else None."""
+    schema = model.model_schema
+    if schema.input is not None:
+        tensor = _by_name(inputs, schema.input, "request.inputs", "input")
+    elif len(inputs) == 1 and not pandas_like:
+        tensor = inputs[0]
+    else:
+        return None
+    if len(tensor.shape) != 2 or not tensor.shape[1]:
+        return None
+    names = tuple(feature_names(model, tensor.shape[1], f"request tensor {tensor.name!r}"))
+    if len(set(names)) != len(names):
+        return None  # a dict per row would keep one value per name
+    return names, tensor.rows, tensor.datatype in _FLOAT_TYPES
+
+
 class OIPv2Codec(Codec):
     """``/v2/models/{name}[/versions/{v}]/infer`` requests and their answers."""
 
     name = "oip_v2"
 
     def decode(self, exchange: Exchange, model: ModelSettings) -> list[Record]:
+        out = self._decode(exchange, model, rows=False)
+        assert isinstance(out, list)
+        return out
+
+    def decode_rows(self, exchange: Exchange, model: ModelSettings) -> list[Record] | RecordRows:
+        return self._decode(exchange, model, rows=True)
+
+    def _decode(
+        self, exchange: Exchange, model: ModelSettings, rows: bool
+    ) -> list[Record] | RecordRows:
         doc, binary = split_body(exchange.request_body, exchange.request_headers, "request")
         params = doc.get("parameters") or {}
         if not isinstance(params, dict):
             raise CodecError(f"request.parameters: expected an object, got {params!r}")
         pandas_like = params.get("content_type") == "pd"
         inputs = parse_tensors(doc, "inputs", "request", binary)
-        features = features_from_inputs(inputs, model, pandas_like)
+        matrix = _feature_matrix(inputs, model, pandas_like) if rows else None
+        features = features_from_inputs(inputs, model, pandas_like) if matrix is None else []
         match = _VERSION_IN_PATH.search(exchange.path)
         version = exchange.model_version or (match.group(1) if match else None)
         failed = response_failed(exchange)
-        if failed is not None:
-            return make_records(exchange, model, features, None, None, version, failed)
-        rdoc, rbinary = split_body(exchange.response_body, exchange.response_headers, "response")
-        if version is None and isinstance(rdoc.get("model_version"), str):
-            version = rdoc["model_version"]
-        outputs = parse_tensors(rdoc, "outputs", "response", rbinary)
-        preds, scores = predictions_from_outputs(outputs, model)
-        return make_records(exchange, model, features, preds, scores, version)
+        preds: list[Any] | None = None
+        scores: list[Any] | None = None
+        if failed is None:
+            rdoc, rbinary = split_body(
+                exchange.response_body, exchange.response_headers, "response"
+            )
+            if version is None and isinstance(rdoc.get("model_version"), str):
+                version = rdoc["model_version"]
+            outputs = parse_tensors(rdoc, "outputs", "response", rbinary)
+            preds, scores = predictions_from_outputs(outputs, model)
+        if matrix is not None:
+            names, values, floats = matrix
+            return make_rows(exchange, model, names, values, floats, preds, scores, version, failed)
+        return make_records(exchange, model, features, preds, scores, version, failed)

@@ -25,6 +25,7 @@ import orjson
 
 from driftscope.capture.exchange import Exchange
 from driftscope.codecs import Attachment, get_codec
+from driftscope.codecs.base import RecordRows
 from driftscope.config.settings import Settings
 from driftscope.errors import CodecError, PluginError, StorageError
 from driftscope.storage.base import BlobStore, CaptureErrorRow, RecordStore
@@ -132,13 +133,15 @@ class Ingestor:
         errors are stored after the records, still before the segment goes.
         """
         exchanges = self.reader.read(segment)
-        pending: list[Record] = []
+        pending: list[Record | RecordRows] = []  # records, or blocks of rows standing for them
+        held = 0  # records in pending
         errors: list[CaptureErrorRow] = []
         batch_size = self.batch_size
         with _BatchWriter(self.store) as writer:
+            blocks = writer.takes_record_rows
             for ex in exchanges:
                 try:
-                    records, attachments = self._decode(ex)
+                    records, attachments = self._decode(ex, blocks)
                 except CodecError as exc:
                     log.warning(
                         "capture error: model=%s request_id=%s: %s", ex.model, ex.request_id, exc
@@ -149,14 +152,21 @@ class Ingestor:
                     message = f"codec failure: {type(exc).__name__}: {exc}"
                     errors.append(self._capture_error(ex, message))
                 else:
-                    if attachments:  # outside the try: a blob store failure keeps the segment
-                        self._put_attachments(records, attachments)
-                    pending.extend(records)
-                while len(pending) >= batch_size:
-                    batch, pending = pending[:batch_size], pending[batch_size:]
-                    writer.add(batch)
+                    if isinstance(records, RecordRows):
+                        if records.values:
+                            pending.append(records)
+                            held += len(records)
+                    else:
+                        if attachments:  # outside the try: a blob store failure keeps it
+                            self._put_attachments(records, attachments)
+                        pending.extend(records)
+                        held += len(records)
+                while held >= batch_size:
+                    batch, pending = _take(pending, batch_size)
+                    held -= batch_size
+                    writer.add(batch, batch_size)
             if pending:
-                writer.add(pending)
+                writer.add(pending, held)
             decoded, inserted = writer.finish()  # every batch committed (or raises)
         if errors:
             self.store.add_capture_errors(errors)
@@ -167,7 +177,10 @@ class Ingestor:
         stats.duplicates += decoded - inserted
         stats.capture_errors += len(errors)
 
-    def _decode(self, ex: Exchange) -> tuple[list[Record], list[Attachment] | None]:
+    def _decode(
+        self, ex: Exchange, blocks: bool = False
+    ) -> tuple[list[Record] | RecordRows, list[Attachment] | None]:
+        """The exchange's records (``blocks``: or one block of rows, where the codec can)."""
         model = self.settings.model(ex.model)
         if model is None:
             raise CodecError(f"model {ex.model!r} is not configured")
@@ -185,6 +198,9 @@ class Ingestor:
                         f"of {len(records)} records"
                     )
             return records, attachments
+        decode_rows = getattr(codec, "decode_rows", None) if blocks else None
+        if decode_rows is not None:
+            return decode_rows(ex, model), None
         return codec.decode(ex, model), None
 
     def _put_attachments(self, records: list[Record], attachments: list[Attachment]) -> None:
@@ -255,6 +271,10 @@ class _BatchWriter:
             if prepare is not None and write is not None
             else None
         )
+        #: the store's prepare_records takes blocks of rows (codecs.base.RecordRows)
+        self.takes_record_rows = self._split is not None and bool(
+            getattr(cls, "takes_record_rows", False)
+        )
         self._pool: ThreadPoolExecutor | None = None
         self._inflight: Future[int] | None = None
         self.decoded = self.inserted = 0
@@ -266,10 +286,11 @@ class _BatchWriter:
         if self._pool is not None:
             self._pool.shutdown(wait=True)  # the batch in flight finishes (or fails) first
 
-    def add(self, batch: list[Record]) -> None:
-        self.decoded += len(batch)
+    def add(self, batch: list[Record | RecordRows], count: int) -> None:
+        """Store ``batch`` (``count`` records; blocks only if ``takes_record_rows``)."""
+        self.decoded += count
         if self._split is None:
-            self.inserted += self.store.add_records(batch)
+            self.inserted += self.store.add_records(batch)  # type: ignore[arg-type]
             return
         prepare, write = self._split
         prepared = prepare(batch)
@@ -287,3 +308,20 @@ class _BatchWriter:
         if self._inflight is not None:
             future, self._inflight = self._inflight, None
             self.inserted += future.result()  # a StorageError of that batch is raised here
+
+
+def _take(
+    units: list[Record | RecordRows], n: int
+) -> tuple[list[Record | RecordRows], list[Record | RecordRows]]:
+    """The first ``n`` records of ``units`` and the rest (a block may be split in two)."""
+    taken = 0
+    for i, unit in enumerate(units):
+        k = len(unit) if isinstance(unit, RecordRows) else 1
+        if taken + k > n:  # only a block: a record has k = 1 and taken < n here
+            assert isinstance(unit, RecordRows)
+            head, tail = unit.split(n - taken)
+            return [*units[:i], head], [tail, *units[i + 1 :]]
+        taken += k
+        if taken == n:
+            return units[: i + 1], units[i + 1 :]
+    return units, []

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import Engine, Table, create_engine, event
@@ -252,8 +252,31 @@ def _pg_json(value: Any, dumps: Any = orjson.dumps, opt: int = _JSON_OPTIONS) ->
     return _len(len(data)) + data
 
 
+class RowBlock(Protocol):
+    """A block of rows of one request (``driftscope.codecs.base.RecordRows``): row ``i``
+    is record ``row_index + i`` with features ``dict(zip(names, values[i]))``."""
+
+    model: str
+    request_id: str
+    row_index: int
+    timestamp: datetime
+    model_version: str | None
+    names: tuple[str, ...]
+    values: Sequence[list[Any]]
+    floats: bool
+    predictions: Sequence[Any] | None
+    scores: Sequence[Any] | None
+    latency_ms: float | None
+    status: int | None
+    error: str | None
+
+    def __len__(self) -> int: ...
+
+    def records(self) -> list[Record]: ...
+
+
 def pg_copy_data(
-    records: Sequence[Record],
+    records: Sequence[Record | RowBlock],
     encoder: FeatureEncoder | None = None,
     layouts_used: set[int] | None = None,
 ) -> bytes:
@@ -262,9 +285,11 @@ def pg_copy_data(
     The same rows :func:`record_params` gives the driver, encoded here in one go: the
     fields a request's rows share (model, version, request id, time, latency, status,
     error: the same objects in every row of one request) are encoded once per request,
-    JSON goes out as orjson's bytes, typed features as their packed values. No database
-    access, so ingest runs it while another batch is written. Raises StorageError for
-    a value its column cannot hold (an int beyond int4, say).
+    JSON goes out as orjson's bytes, typed features as their packed values. ``records``
+    may hold :class:`RowBlock` blocks for their records (a block of floats with one
+    layout is packed row by row with no per-row check). No database access, so ingest
+    runs it while another batch is written. Raises StorageError for a value its column
+    cannot hold (an int beyond int4, say).
     """
     patterns: dict[Any, Any] = {} if encoder is None else encoder.patterns
     pattern = None if encoder is None else encoder.pattern
@@ -279,6 +304,35 @@ def pg_copy_data(
     last_types: tuple[type, ...] | None = None
     last_pat: Any = None
     typed_head = b""
+
+    def features(feats: dict[str, Any]) -> None:
+        """The features, feature_layout and feature_values fields of one row."""
+        nonlocal last_names, last_types, last_pat, typed_head
+        if pattern is not None and feats:
+            vals = list(feats.values())
+            names, types = tuple(feats), tuple(map(type, vals))
+            # the rows of one request share names and types: tuple equality (identity
+            # of the same str and type objects) is cheaper than hashing them
+            if names != last_names or types != last_types:
+                last_names, last_types = names, types
+                last_pat = patterns.get((names, types)) or pattern(names, types)
+                if last_pat is not None:
+                    used_add(last_pat.id)
+                    # features NULL, the layout id, the length of the packed values
+                    typed_head = null + _int8(8, last_pat.id) + _len(8 * len(vals))
+            pat = last_pat
+            if pat is not None:
+                if pat.plain:  # all floats, little-endian host: no checks, no copies
+                    add(typed_head)
+                    add(array_d(vals).tobytes())
+                    return
+                typed = encode_values(pat, vals)
+                if typed is not None:
+                    extend((null, _int8(8, typed[0]), _len(len(typed[1])), typed[1]))
+                    return
+        add(json(feats))
+        add(null + null)
+
     try:
         for r in records:
             if (
@@ -300,41 +354,44 @@ def pg_copy_data(
                     + (null if status is None else int4(4, status))
                     + text(err)
                 )
-            add(head)
-            add(int4(4, r.row_index))
-            add(ts_field)
-            feats = r.features
-            typed: tuple[int, bytes] | None = None
-            if pattern is not None and feats:
-                vals = list(feats.values())
-                names, types = tuple(feats), tuple(map(type, vals))
-                # the rows of one request share names and types: tuple equality (identity
-                # of the same str and type objects) is cheaper than hashing them
-                if names != last_names or types != last_types:
-                    last_names, last_types = names, types
-                    last_pat = patterns.get((names, types)) or pattern(names, types)
-                    if last_pat is not None:
-                        used_add(last_pat.id)
-                        # features NULL, the layout id, the length of the packed values
-                        typed_head = null + _int8(8, last_pat.id) + _len(8 * len(vals))
-                pat = last_pat
-                if pat is not None:
-                    if pat.plain:  # all floats, little-endian host: no checks, no copies
-                        add(typed_head)
-                        add(array_d(vals).tobytes())
-                        typed = pat.id, b""
-                    else:
-                        typed = encode_values(pat, vals)
-                        if typed is not None:
-                            extend((null, _int8(8, typed[0]), _len(len(typed[1])), typed[1]))
-            if typed is None:
-                add(json(feats))
-                add(null + null)
-            pred, scores, inputs = r.prediction, r.scores, r.inputs
-            add(null if pred is None else json(pred))
-            add(null if scores is None else json(scores))
-            add(json([b.to_dict() for b in inputs]) if inputs else null)
-            add(tail)
+            if isinstance(r, Record):
+                add(head)
+                add(int4(4, r.row_index))
+                add(ts_field)
+                features(r.features)
+                pred, scores, inputs = r.prediction, r.scores, r.inputs
+                add(null if pred is None else json(pred))
+                add(null if scores is None else json(scores))
+                add(json([b.to_dict() for b in inputs]) if inputs else null)
+                add(tail)
+                continue
+            # a block: no inputs; the fields of a row of floats packed as they are
+            names, n = r.names, len(r.values)
+            preds = [None] * n if r.predictions is None else r.predictions
+            scores_of = [None] * n if r.scores is None else r.scores
+            plain = b""
+            if pattern is not None and r.floats and names:
+                pat = patterns.get((names, (float,) * len(names))) or pattern(
+                    names, (float,) * len(names)
+                )
+                if pat is not None and pat.plain:
+                    used_add(pat.id)
+                    plain = null + _int8(8, pat.id) + _len(8 * len(names))
+            row = r.row_index
+            for vals, pred, scores in zip(r.values, preds, scores_of, strict=True):
+                add(head)
+                add(int4(4, row))
+                add(ts_field)
+                if plain:
+                    add(plain)
+                    add(array_d(vals).tobytes())
+                else:
+                    features(dict(zip(names, vals, strict=True)))
+                add(null if pred is None else json(pred))
+                add(null if scores is None else json(scores))
+                add(null)
+                add(tail)
+                row += 1
     except struct.error as exc:
         raise StorageError(f"a record value does not fit its column: {exc}") from exc
     add(_COPY_TRAILER)

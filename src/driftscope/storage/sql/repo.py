@@ -54,11 +54,42 @@ def _record_key(p: tuple[Any, ...]) -> tuple[Any, Any, Any]:
 _key_of = attrgetter("model", "request_id", "row_index")
 
 
+def _flat(units: list[Record | eng.RowBlock]) -> list[Record]:
+    """Records, blocks of rows (``RecordRows``) turned into theirs."""
+    if all(isinstance(u, Record) for u in units):
+        return units  # type: ignore[return-value]
+    out: list[Record] = []
+    for u in units:
+        if isinstance(u, Record):
+            out.append(u)
+        else:
+            out.extend(u.records())
+    return out
+
+
+def _ordered(units: list[Record | eng.RowBlock]) -> list[Record | eng.RowBlock]:
+    """``units`` in record key order, blocks kept whole unless two units overlap (the
+    same request twice in one batch): then every record on its own, sorted."""
+    ordered = sorted(units, key=_key_of)
+    prev: Any = None
+    end = 0
+    for u in ordered:
+        if prev is not None and u.request_id == prev.request_id and u.model == prev.model:
+            if u.row_index < end:
+                return sorted(_flat(units), key=_key_of)
+        prev = u
+        end = u.row_index + (1 if isinstance(u, Record) else len(u))
+    return ordered
+
+
 @dataclass(slots=True)
 class PreparedRecords:
     """A batch of records made ready for :meth:`SQLRecordStore.write_prepared`."""
 
-    records: list[Record]
+    #: the records, or blocks of rows standing for theirs
+    records: list[Record | eng.RowBlock]
+    #: how many records
+    count: int
     #: in key order: a binary COPY stream (PostgreSQL, :func:`engine.pg_copy_data`) or
     #: driver rows (:func:`engine.record_params`)
     rows: list[tuple[Any, ...]] | bytes
@@ -236,36 +267,41 @@ class SQLRecordStore(LabelTasksMixin, RecordStore):
             return 0
         return self.write_prepared(self.prepare_records(records))
 
-    def prepare_records(self, records: Sequence[Record]) -> PreparedRecords:
+    #: ingest may hand :meth:`prepare_records` ``RecordRows`` blocks (codecs.base)
+    takes_record_rows = True
+
+    def prepare_records(self, records: Sequence[Record | eng.RowBlock]) -> PreparedRecords:
         """The CPU half of :meth:`add_records`, no database access: the driver rows.
 
         Ingest prepares the next batch while the previous one is being written
         (:meth:`write_prepared` in another thread), so the database server's work on
         one batch overlaps the decoding of the next. Thread-safe against a concurrent
-        :meth:`write_prepared` of another batch.
+        :meth:`write_prepared` of another batch. ``records`` may hold blocks of rows
+        (``driftscope.codecs.base.RecordRows``) for the records they stand for.
         """
+        units = list(records)
         used: set[int] = set()
-        rows = self._rows(records, used)
-        seen = {(r.model, r.model_version) for r in records if r.model_version}
+        rows = self._rows(units, used)
+        seen = {(r.model, r.model_version) for r in units if r.model_version}
         layouts = {i: self._encoder.layouts[i] for i in used}
-        return PreparedRecords(list(records), rows, layouts, sorted(seen))
+        count = sum(1 if isinstance(u, Record) else len(u) for u in units)
+        return PreparedRecords(units, count, rows, layouts, sorted(seen))
 
     def _rows(
-        self, records: Sequence[Record], used: set[int] | None = None
+        self, units: list[Record | eng.RowBlock], used: set[int] | None = None
     ) -> list[tuple[Any, ...]] | bytes:
         """Driver rows in key order: a binary COPY stream for PostgreSQL, else params."""
         encoder = self._encoder if self.typed_features else None
         if self.dialect == "postgresql" and self.copy:
             # one global key order: concurrent writers with overlapping batches cannot deadlock
-            ordered = sorted(records, key=_key_of)
-            return eng.pg_copy_data(ordered, encoder, used)
-        params = eng.record_params(records, self.dialect, encoder, used)
+            return eng.pg_copy_data(_ordered(units), encoder, used)
+        params = eng.record_params(_flat(units), self.dialect, encoder, used)
         params.sort(key=_record_key)
         return params
 
     def write_prepared(self, prepared: PreparedRecords) -> int:
         """Store a batch from :meth:`prepare_records` in one transaction; the count new."""
-        if not prepared.records:
+        if not prepared.count:
             return 0
         rows = prepared.rows
         now = _now()
@@ -276,7 +312,7 @@ class SQLRecordStore(LabelTasksMixin, RecordStore):
                 rows = self._rows(prepared.records)
             if isinstance(rows, bytes):
                 dbapi_conn = conn.connection.driver_connection
-                inserted = eng.pg_copy_records(dbapi_conn, rows, len(prepared.records))
+                inserted = eng.pg_copy_records(dbapi_conn, rows, prepared.count)
             else:
                 # driver-level executemany: SQLAlchemy's per-value processing would cost 2x
                 # here; both sqlite3 and psycopg sum the row counts, skipped conflicts count 0
