@@ -100,3 +100,28 @@ def test_split_gives_the_same_records(n, make_exchange, make_model):
     assert (len(head), len(tail)) == (n, 3 - n)
     assert tail.row_index == n
     assert head.records() + tail.records() == OIP.decode(ex, model)
+
+
+def test_packed_rows_index_and_slice_like_lists():
+    from array import array
+
+    from driftscope.codecs.base import PackedRows
+
+    rows = [[1.5, -0.0, 3.0], [4.0, 5.0, 6.25], [7.0, 8.0, 9.0]]
+    packed = PackedRows(array("d", [v for r in rows for v in r]), 3)
+    assert len(packed) == 3 and list(packed) == rows
+    assert packed[-1] == rows[-1] and packed[0] == rows[0]
+    assert list(packed[1:]) == rows[1:] and list(packed[:0]) == [] and list(packed[5:]) == []
+    with pytest.raises(IndexError):
+        packed[3]
+    with pytest.raises(ValueError):
+        packed[::2]
+
+
+def test_float_blocks_hold_packed_rows(make_exchange, make_model):
+    from driftscope.codecs.base import PackedRows
+
+    ex = make_exchange(_request(np.arange(6.0).reshape(3, 2)), RESPONSE)
+    block = OIP.decode_rows(ex, make_model(prediction="label", scores="proba"))
+    assert isinstance(block.values, PackedRows)
+    assert [type(v) for v in block.records()[1].features.values()] == [float, float]

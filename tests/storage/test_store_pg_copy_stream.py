@@ -113,10 +113,14 @@ def test_a_value_beyond_its_column_is_a_storage_error():
         eng.pg_copy_data([make_record(1, row=2**31)])
 
 
-def _block(rid, n, *, floats=True, start=0, model="m", preds=True):
-    from driftscope.codecs.base import RecordRows
+def _block(rid, n, *, floats=True, start=0, model="m", preds=True, packed=False):
+    from array import array
+
+    from driftscope.codecs.base import PackedRows, RecordRows
 
     values = [[0.5 * i + j for j in range(3)] for i in range(n)]
+    if packed:
+        values = PackedRows(array("d", [v for row in values for v in row]), 3)
     if not floats:
         values = [[i, 1.5, None] for i in range(n)]
     return RecordRows(
@@ -140,6 +144,8 @@ def test_blocks_encode_as_their_records(typed_features):
         tail,
         _block("b2", 2, floats=False),
         _block("b3", 2, preds=False),
+        _block("b5", 4, packed=True),
+        *_block("b6", 5, packed=True).split(3),
         make_record(1),
         _block("b4", 0),
     ]

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import zlib
 from abc import ABC, abstractmethod
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, overload
 
 import orjson
 
@@ -45,6 +46,40 @@ class Attachment:
     name: str = "input"
 
 
+class PackedRows(Sequence[list[float]]):
+    """Rows of ``width`` floats held as one ``array('d')`` (no Python object per row or
+    value while a batch waits to be stored: less for the garbage collector to walk);
+    ``rows[i]`` is row ``i`` as a list of floats, a slice is a ``PackedRows`` again."""
+
+    __slots__ = ("array", "width")
+
+    def __init__(self, values: array[float], width: int) -> None:
+        self.array = values
+        self.width = width
+
+    def __len__(self) -> int:
+        return len(self.array) // self.width
+
+    @overload
+    def __getitem__(self, i: int) -> list[float]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> PackedRows: ...
+
+    def __getitem__(self, i: int | slice) -> list[float] | PackedRows:
+        w = self.width
+        if isinstance(i, slice):
+            start, stop, step = i.indices(len(self))
+            if step != 1:
+                raise ValueError("PackedRows slices take every row")
+            return PackedRows(self.array[start * w : max(start, stop) * w], w)
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError("row index out of range")
+        i %= n
+        return self.array[i * w : (i + 1) * w].tolist()
+
+
 @dataclass(slots=True)
 class RecordRows:
     """The records of one exchange column-wise: what :func:`make_records` zips.
@@ -54,7 +89,8 @@ class RecordRows:
     ``predictions[i]`` and scores ``scores[i]`` (None: none for every row), no inputs.
     A store that takes these (the SQL store, through ingest) encodes the rows without
     building a ``Record`` and a features dict per row; :meth:`records` gives the
-    records :meth:`Codec.decode` returns. ``floats``: every value is a Python float.
+    records :meth:`Codec.decode` returns. ``floats``: every value is a Python float
+    (``values`` is then usually :class:`PackedRows`).
     """
 
     model: str

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from array import array
+from collections.abc import Sequence
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -11,6 +14,7 @@ from driftscope.capture.exchange import Exchange
 from driftscope.codecs._tensors import Tensor, parse_tensors
 from driftscope.codecs.base import (
     Codec,
+    PackedRows,
     RecordRows,
     argmax_label,
     decode_content,
@@ -175,7 +179,7 @@ _FLOAT_TYPES = frozenset({"FP16", "FP32", "FP64"})
 
 def _feature_matrix(
     inputs: list[Tensor], model: ModelSettings, pandas_like: bool
-) -> tuple[tuple[str, ...], list[Any], bool] | None:
+) -> tuple[tuple[str, ...], Sequence[Any], bool] | None:
     """(names, rows, all floats) when the features are one ``[N, F]`` tensor with distinct
     names (what :func:`_matrix` makes one dict per row of), else None."""
     schema = model.model_schema
@@ -190,7 +194,10 @@ def _feature_matrix(
     names = tuple(feature_names(model, tensor.shape[1], f"request tensor {tensor.name!r}"))
     if len(set(names)) != len(names):
         return None  # a dict per row would keep one value per name
-    return names, tensor.rows, tensor.datatype in _FLOAT_TYPES
+    if tensor.datatype in _FLOAT_TYPES:
+        # the rows' Python floats packed (exactly: they are float64 values) into one array
+        return names, PackedRows(array("d", chain.from_iterable(tensor.rows)), len(names)), True
+    return names, tensor.rows, False
 
 
 class OIPv2Codec(Codec):

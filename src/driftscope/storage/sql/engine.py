@@ -8,6 +8,7 @@ from array import array
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from itertools import chain
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -366,27 +367,36 @@ def pg_copy_data(
                 add(tail)
                 continue
             # a block: no inputs; the fields of a row of floats packed as they are
-            names, n = r.names, len(r.values)
+            names, values = r.names, r.values
+            n = len(values)
             preds = [None] * n if r.predictions is None else r.predictions
             scores_of = [None] * n if r.scores is None else r.scores
-            plain = b""
-            if pattern is not None and r.floats and names:
-                pat = patterns.get((names, (float,) * len(names))) or pattern(
-                    names, (float,) * len(names)
-                )
-                if pat is not None and pat.plain:
-                    used_add(pat.id)
-                    plain = null + _int8(8, pat.id) + _len(8 * len(names))
             row = r.row_index
-            for vals, pred, scores in zip(r.values, preds, scores_of, strict=True):
+            pat = None
+            if pattern is not None and r.floats and names:
+                floats = (float,) * len(names)
+                pat = patterns.get((names, floats)) or pattern(names, floats)
+            if pat is not None and pat.plain:  # all floats, little-endian host
+                used_add(pat.id)
+                plain = null + _int8(8, pat.id) + _len(8 * len(names))
+                packed = getattr(values, "array", None)  # codecs.base.PackedRows
+                data = array_d(chain.from_iterable(values)) if packed is None else packed
+                data = data.tobytes()
+                width = 8 * len(names)
+                for i, (pred, scores) in enumerate(zip(preds, scores_of, strict=True)):
+                    extend(
+                        (head, int4(4, row + i), ts_field, plain, data[i * width : (i + 1) * width])
+                    )
+                    add(null if pred is None else json(pred))
+                    add(null if scores is None else json(scores))
+                    add(null)
+                    add(tail)
+                continue
+            for vals, pred, scores in zip(values, preds, scores_of, strict=True):
                 add(head)
                 add(int4(4, row))
                 add(ts_field)
-                if plain:
-                    add(plain)
-                    add(array_d(vals).tobytes())
-                else:
-                    features(dict(zip(names, vals, strict=True)))
+                features(dict(zip(names, vals, strict=True)))
                 add(null if pred is None else json(pred))
                 add(null if scores is None else json(scores))
                 add(null)
