@@ -94,13 +94,13 @@ finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 
 
 @settings(max_examples=200, deadline=None)
-@given(hnp.arrays(np.float64, st.integers(1, 300), elements=finite), st.integers(0, 6))
-def test_packed_argsort_sorts_exactly(values, window):
-    # the packed path and its repair (a small window forces the fallback) on small arrays
-    old = samples._PACKED_MIN, samples._FIX_WINDOW
-    samples._PACKED_MIN, samples._FIX_WINDOW = 1, window
+@given(hnp.arrays(np.float64, st.integers(1, 300), elements=finite), st.integers(0, 4))
+def test_packed_argsort_sorts_exactly(values, rounds):
+    # the packed path and its repair (few rounds force the fallback) on small arrays
+    old = samples._PACKED_MIN, samples._FIX_ROUNDS
+    samples._PACKED_MIN, samples._FIX_ROUNDS = 1, rounds
     try:
         _check_argsort(values)
         _check_argsort(1.0 + np.round(values % 7) * np.finfo(float).eps)  # runs of near values
     finally:
-        samples._PACKED_MIN, samples._FIX_WINDOW = old
+        samples._PACKED_MIN, samples._FIX_ROUNDS = old

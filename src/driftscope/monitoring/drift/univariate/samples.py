@@ -48,7 +48,7 @@ def sorted_quantiles(sorted_values: np.ndarray, qs: np.ndarray) -> np.ndarray:
 
 
 _PACKED_MIN = 1 << 16  # below it NumPy's argsort is as fast
-_FIX_WINDOW = 64  # elements searched each side of an out-of-order pair (else the plain sort)
+_FIX_ROUNDS = 32  # rounds of swaps repairing out-of-order neighbours (then one stable sort)
 
 
 def _order_codes(values: np.ndarray) -> np.ndarray:
@@ -70,8 +70,8 @@ def argsort_floats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     order-preserving code with the low bits replaced by its index. One sort
     of those orders the values by their leading bits; values that share them
     (within about 2**-30 relative of each other for a million values) come out
-    in index order, so each such out-of-order pair is found and its run
-    re-sorted by value. The result is exact.
+    in index order: such out-of-order neighbours are found and swapped until
+    none is left. The result is exact.
     """
     n = values.size
     index_bits = max(int(n - 1).bit_length(), 1)
@@ -87,25 +87,23 @@ def argsort_floats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     order: np.ndarray = code.view(np.int64).astype(np.intp, copy=False)
     ordered = values[order]
     bad = np.flatnonzero(ordered[1:] < ordered[:-1])
-    if bad.size > 1024:
-        return _resorted(order, ordered)  # many: one pass over nearly sorted data
-    shift = np.uint64(index_bits)
-    done = -1
-    for p in bad.tolist():
-        if p <= done:
-            continue
-        lo, hi = max(p - _FIX_WINDOW, 0), min(p + _FIX_WINDOW + 2, n)
-        tops = _order_codes(ordered[lo:hi].copy()) >> shift  # sorted: the sort's key
-        top = tops[p - lo]
-        start = lo + int(np.searchsorted(tops, top, side="left"))
-        stop = lo + int(np.searchsorted(tops, top, side="right"))
-        if (start == lo and lo > 0) or (stop == hi and hi < n):
-            return _resorted(order, ordered)  # a run longer than the window
-        fix = np.argsort(ordered[start:stop], kind="stable")
-        order[start:stop] = order[start:stop][fix]
-        ordered[start:stop] = ordered[start:stop][fix]
-        done = stop - 1
-    return order, ordered
+    # swap adjacent out-of-order pairs until none is left: each swap removes one inversion,
+    # and only the pairs next to a swap can change (the runs are short: a few rounds)
+    for _ in range(_FIX_ROUNDS):
+        if bad.size == 0:
+            return order, ordered
+        if bad.size > n // 64:
+            break
+        alone = np.ones(bad.size, dtype=bool)
+        alone[1:] = np.diff(bad) > 1  # of p and p + 1 both out of order, p + 1 waits a round
+        p = bad[alone]
+        q = p + 1
+        order[p], order[q] = order[q], order[p].copy()
+        ordered[p], ordered[q] = ordered[q], ordered[p].copy()
+        near = np.concatenate([p - 1, p, q, bad[~alone]])
+        near = near[(near >= 0) & (near < n - 1)]
+        bad = np.unique(near[ordered[near + 1] < ordered[near]])
+    return _resorted(order, ordered)  # many, or long runs: one pass over nearly sorted data
 
 
 def _resorted(order: np.ndarray, ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
