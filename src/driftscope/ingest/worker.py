@@ -126,7 +126,7 @@ class Ingestor:
 
         Records are stored in batches of ``batch_size`` as they are decoded (only a
         batch or two is held at a time, which keeps the garbage collector's work
-        small). With a store that splits its writes (:class:`_BatchWriter`), a batch
+        small). With a store that pipelines its writes (:class:`_BatchWriter`), a batch
         is written by a writer thread while the next one is decoded. A storage failure
         propagates (after the batch in flight, if any, has finished) and the segment
         stays for a replay, which the unique record key makes idempotent. Capture
@@ -250,13 +250,14 @@ class _BatchWriter:
     """Stores one segment's batches, each in its own transaction, at most one in flight.
 
     A store whose class defines ``prepare_records`` (the CPU work, no database
-    access) and ``write_prepared`` (the transaction; the SQL store) gets its batches
-    written by a writer thread: ``add`` prepares batch N+1 in the caller's thread,
-    waits for batch N's write to finish (re-raising its error), then hands N+1 to the
-    thread and returns, so the caller decodes the next batch while the database works.
-    While the thread waits on the database it does not hold the GIL; the work it does
-    hold it for is small (the rows are already encoded). Any other store (or a wrapper
-    that only defines ``add_records``) is written synchronously by ``add_records``.
+    access), ``write_prepared`` (the transaction) and ``pipelines_writes`` returning
+    True (the SQL store on PostgreSQL) gets its batches written by a writer thread:
+    ``add`` prepares batch N+1 in the caller's thread, waits for batch N's write to
+    finish (re-raising its error), then hands N+1 to the thread and returns, so the
+    caller decodes the next batch while the database works. While the thread waits on
+    the database it does not hold the GIL; the work it does hold it for is small (the
+    rows are already encoded). Any other store (SQLite, or a wrapper that only defines
+    ``add_records``) is written synchronously by ``add_records``, from records.
     Leaving the ``with`` block waits for the batch in flight either way, so nothing is
     written behind the caller's back once it decides about the segment.
     """
@@ -266,9 +267,13 @@ class _BatchWriter:
         cls = type(store)
         prepare = getattr(cls, "prepare_records", None)
         write = getattr(cls, "write_prepared", None)
+        pipelines = getattr(cls, "pipelines_writes", None)
         self._split = (
             (prepare.__get__(store), write.__get__(store))
-            if prepare is not None and write is not None
+            if prepare is not None
+            and write is not None
+            and pipelines is not None
+            and pipelines(store)
             else None
         )
         #: the store's prepare_records takes blocks of rows (codecs.base.RecordRows)

@@ -270,6 +270,13 @@ class SQLRecordStore(LabelTasksMixin, RecordStore):
     #: ingest may hand :meth:`prepare_records` ``RecordRows`` blocks (codecs.base)
     takes_record_rows = True
 
+    def pipelines_writes(self) -> bool:
+        """Whether ingest should write batches from a writer thread (:meth:`write_prepared`)
+        while it decodes the next: PostgreSQL's COPY, where the client waits on the
+        server with the GIL released. SQLite works in this process, and its driver takes
+        the GIL back for every row's parameters: a thread would only add switches."""
+        return self.dialect == "postgresql" and self.copy
+
     def prepare_records(self, records: Sequence[Record | eng.RowBlock]) -> PreparedRecords:
         """The CPU half of :meth:`add_records`, no database access: the driver rows.
 
