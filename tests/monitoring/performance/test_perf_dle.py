@@ -249,3 +249,30 @@ def test_feature_encoder_codes_known_categories_and_leaves_the_rest_missing() ->
     assert np.isnan(x[2, 1]) and np.isnan(x[3, 1])
     np.testing.assert_array_equal(x[:, 2], analysis.n.to_numpy())
     assert enc.transform(analysis.iloc[:0]).shape == (0, 3)
+
+
+def test_openmp_cap_found_without_threadpoolctl_inspection() -> None:
+    import threading
+
+    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+    from driftscope.monitoring.performance.error_model import _OpenMPRuntimes
+
+    runtimes = _OpenMPRuntimes.find()
+    if runtimes is None:
+        pytest.skip("no OpenMP runtime found from /proc/self/maps (not Linux?)")
+    seen: list[tuple[int, int, int]] = []
+
+    def in_thread() -> None:
+        before = _openmp_effective_n_threads()
+        with runtimes.limit(limits=1):
+            capped = _openmp_effective_n_threads()
+        seen.append((before, capped, _openmp_effective_n_threads()))
+
+    worker = threading.Thread(target=in_thread)
+    worker.start()
+    worker.join()
+    before, capped, after = seen[0]
+    assert capped == 1 and after == before
+    with runtimes.limit(limits=None):  # None leaves the setting alone
+        assert _openmp_effective_n_threads() == before
