@@ -85,3 +85,37 @@ def test_duplicates_within_pipelined_batches_are_counted(recording, reader):
     stats = ing.run_once()
     assert (stats.records, stats.duplicates) == (8, 12)
     assert store.count_records() == 20
+
+
+def test_a_segment_goes_only_once_its_records_are_committed(recording, reader):
+    store, blobs = recording
+    seen_at_done: list[int] = []
+    done = reader.done
+
+    def checked_done(segment):
+        seen_at_done.append(store.count_records())
+        done(segment)
+
+    reader.done = checked_done
+    for s in range(3):  # 10, 10 and 10 rows: the last batch of each is still in flight
+        reader.add([oip_exchange(f"s{s}r{i}", rows=2, seed=i) for i in range(5)])
+    stats = Ingestor(settings_for(batch_size=7), store, blobs, reader).run_once()
+    assert (stats.segments, stats.records, stats.exchanges) == (3, 30, 15)
+    assert seen_at_done == [10, 20, 30]
+
+
+def test_a_failed_last_batch_keeps_its_segment_and_the_next(recording, reader):
+    store, blobs = recording
+    store.fail_on = 2  # the second (last) batch of the first segment
+    first = reader.add([oip_exchange(f"a{i}", rows=2, seed=i) for i in range(5)])  # 7 + 3
+    second = reader.add([oip_exchange(f"b{i}", rows=3, seed=i) for i in range(2)])  # 6
+    ing = Ingestor(settings_for(batch_size=7), store, blobs, reader)
+    stats = ing.run_once()
+    assert stats.retry and stats.segments == 0
+    assert reader.ready_segments() == [first, second]
+    assert len(store.writes) == 2 and store.count_records() == 7
+    store.fail_on = None
+    stats = ing.run_once()
+    assert not stats.retry and stats.segments == 2
+    assert (stats.records, stats.duplicates) == (9, 7)
+    assert store.count_records() == 16 and reader.segments == {}
