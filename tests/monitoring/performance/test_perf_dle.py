@@ -276,3 +276,22 @@ def test_openmp_cap_found_without_threadpoolctl_inspection() -> None:
     assert capped == 1 and after == before
     with runtimes.limit(limits=None):  # None leaves the setting alone
         assert _openmp_effective_n_threads() == before
+
+
+def test_dle_row_order_for_prediction_changes_no_estimate(regression_data) -> None:
+    from driftscope.monitoring.performance.error_model import DLEEstimator
+
+    reference = regression_data(12_000, seed=6)
+    analysis = regression_data(5000, seed=7, shift=1.0)
+    est = DLEEstimator(metrics=("mae", "mse", "mape"), n_jobs=2).fit(
+        reference[FEATURES], reference.pred, reference.y
+    )
+    assert est._row_order is not None  # learned from the trees' splits
+    x = est._matrix(analysis[FEATURES], analysis.pred.to_numpy())
+    order = est._row_order(x)
+    assert order is not None and np.array_equal(np.sort(order), np.arange(len(x)))
+    ordered = est._predict(x)
+    est._row_order = None
+    as_they_come = est._predict(x)
+    for kind, values in ordered.items():
+        np.testing.assert_array_equal(values, as_they_come[kind])

@@ -295,6 +295,74 @@ class _ErrorRegressor(HistGradientBoostingRegressor):  # type: ignore[misc]
         return binned
 
 
+# Rows are predicted in an order that groups similar rows (see _RowOrder) from this many on.
+SORT_MIN_ROWS = 2000
+
+
+def _split_columns(models: Iterable[_ErrorRegressor], mask: np.ndarray) -> list[int]:
+    """The two columns of the matrix whose splits the most training rows pass through in
+    the models' trees, most first ([] if the trees cannot be read: they are
+    scikit-learn's private ``_predictors``)."""
+    n = len(mask)
+    # scikit-learn's categorical encoder puts the categorical columns first
+    original = np.r_[np.flatnonzero(mask), np.flatnonzero(~mask)] if mask.any() else np.arange(n)
+    rows = np.zeros(n)
+    try:
+        for model in models:
+            for trees in model._predictors:
+                for tree in trees:
+                    nodes = tree.nodes
+                    inner = nodes["is_leaf"] == 0
+                    rows += np.bincount(
+                        original[nodes["feature_idx"][inner]],
+                        weights=nodes["count"][inner].astype(np.float64),
+                        minlength=n,
+                    )
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+        return []
+    return [int(j) for j in np.argsort(-rows, kind="stable") if rows[j] > 0][:2]
+
+
+@dataclass(frozen=True)
+class _RowOrder:
+    """An order of the rows that puts rows taking the same branches next to each other:
+    16 reference quantile bins of the column most rows are split on, then 4096 even steps
+    of the second one (between its reference 1st and 99th percentiles).
+
+    A tree walk per row is mostly unpredictable branches; in this order consecutive rows
+    follow the same paths through the top splits. Predictions do not depend on the order
+    (each row is walked on its own) and are put back in row order. The key is 16 bits, so
+    the sort is a radix sort (about 1 ms on 60 000 rows).
+    """
+
+    first: int
+    edges: np.ndarray
+    second: int
+    low: float
+    scale: float
+
+    @classmethod
+    def learn(cls, x: np.ndarray, columns: Sequence[int]) -> _RowOrder | None:
+        if len(columns) < 2 or len(x) < SORT_MIN_ROWS:
+            return None
+        first, second = x[:, columns[0]], x[:, columns[1]]
+        first, second = first[~np.isnan(first)], second[~np.isnan(second)]
+        if len(first) == 0 or len(second) == 0:
+            return None
+        edges = np.unique(np.quantile(first, np.linspace(0.0, 1.0, 17)[1:-1]))
+        low, high = np.quantile(second, [0.01, 0.99])
+        scale = 4095.0 / (high - low) if high > low else 0.0
+        return cls(columns[0], edges, columns[1], float(low), scale)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray | None:
+        if len(x) < SORT_MIN_ROWS:
+            return None
+        coarse = np.searchsorted(self.edges, x[:, self.first]).astype(np.uint16)  # NaN: last
+        fine = np.nan_to_num((x[:, self.second] - self.low) * self.scale, nan=4095.0)
+        key = (coarse << 12) | np.clip(fine, 0.0, 4095.0).astype(np.uint16)
+        return np.argsort(key, kind="stable")
+
+
 ERROR_KIND = {"mae": "absolute", "mse": "squared", "rmse": "squared", "mape": "absolute_percentage"}
 
 
@@ -376,6 +444,8 @@ class DLEEstimator:
     #: the largest reference error of each kind: a row's estimate is clipped to it (the
     #: Poisson loss's log link can extrapolate a row's error without bound)
     _limits: dict[str, float] = field(init=False, repr=False)
+    #: the order rows are predicted in (None: as they come)
+    _row_order: _RowOrder | None = field(init=False, repr=False, default=None)
     #: per-row estimates on the reference rows the models were fitted on
     reference_row_estimates: dict[str, np.ndarray] = field(init=False, repr=False)
 
@@ -413,12 +483,18 @@ class DLEEstimator:
         edges = np.linspace(0, rows, blocks + 1).astype(int).tolist()
         return list(zip(edges[:-1], edges[1:], strict=True))
 
-    def _finish_rows(self, blocks: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
-        """Each model's row blocks (in row order) joined and clipped to [0, its limit]."""
-        return {
-            kind: np.clip(np.concatenate(parts), 0.0, self._limits[kind])
-            for kind, parts in blocks.items()
-        }
+    def _finish_rows(
+        self, blocks: dict[str, list[np.ndarray]], order: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """Each model's row blocks joined, put back in row order (``order``: the order
+        they were predicted in) and clipped to [0, its limit]."""
+        out = {}
+        for kind, parts in blocks.items():
+            rows = np.concatenate(parts)
+            if order is not None:
+                rows[order] = rows.copy()
+            out[kind] = np.clip(rows, 0.0, self._limits[kind])
+        return out
 
     def _predict(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Each model's prediction on ``x``, clipped to [0, the reference's largest error]."""
@@ -426,23 +502,34 @@ class DLEEstimator:
         if len(x) == 0:
             return {kind: np.empty(0) for kind in models}
         jobs = self._jobs(len(x))
+        row_order = getattr(self, "_row_order", None)  # older pickles have none
+        order = row_order(x) if row_order is not None else None
         # one view per row block, the same for every model: their input checks and
         # encoding are shared (_SharedInputs)
-        blocks = [x[a:b] for a, b in self._spans(len(x), jobs)]
+        blocks = self._blocks(x, order, jobs)
         with self._sharing(models.values()):
             if jobs <= 1:
                 return self._finish_rows(
                     {
                         k: [self._capped(partial(m.predict, b))() for b in blocks]
                         for k, m in models.items()
-                    }
+                    },
+                    order,
                 )
             with ThreadPoolExecutor(max_workers=jobs) as pool:
                 futures = {
                     k: [pool.submit(self._capped(partial(m.predict, b))) for b in blocks]
                     for k, m in models.items()
                 }
-                return self._finish_rows({k: [f.result() for f in fs] for k, fs in futures.items()})
+                return self._finish_rows(
+                    {k: [f.result() for f in fs] for k, fs in futures.items()}, order
+                )
+
+    def _blocks(self, x: np.ndarray, order: np.ndarray | None, jobs: int) -> list[np.ndarray]:
+        """``x``'s rows (in ``order`` when given) in one block per thread."""
+        if order is not None:
+            x = x[order]
+        return [x[a:b] for a, b in self._spans(len(x), jobs)]
 
     @staticmethod
     @contextmanager
@@ -496,26 +583,34 @@ class DLEEstimator:
         self._limits = {}
         jobs = self._jobs(len(t))
         shared = _SharedInputs()
+        self._row_order = None
         try:
             if jobs <= 1:
                 self._models = {kind: fit_one(kind, shared)() for kind in kinds}
+                self._row_order = _RowOrder.learn(x, _split_columns(self._models.values(), mask))
                 self.reference_row_estimates = self._predict(x)
             else:
                 # One pool for both steps: a model's reference rows are predicted as soon as
                 # it is fitted, on whichever thread is free, instead of after the slowest fit.
-                # One view per row block, the same for every model (shared input work).
-                blocks = [x[a:b] for a, b in self._spans(len(x), jobs)]
+                # The rows are ordered by the first fitted model's splits (_row_order), in
+                # one view per row block, the same for every model (shared input work).
+                order: np.ndarray | None = None
+                blocks: list[np.ndarray] = []
                 with ThreadPoolExecutor(max_workers=jobs) as pool:
                     fits = {pool.submit(fit_one(kind, shared)): kind for kind in kinds}
                     parts: dict[str, list[Future[np.ndarray]]] = {}
                     for done in as_completed(fits):
                         model = done.result()
+                        if not blocks:
+                            self._row_order = _RowOrder.learn(x, _split_columns([model], mask))
+                            order = self._row_order(x) if self._row_order is not None else None
+                            blocks = self._blocks(x, order, jobs)
                         parts[fits[done]] = [
                             pool.submit(self._capped(partial(model.predict, b))) for b in blocks
                         ]
                     self._models = {kind: fut.result() for fut, kind in fits.items()}
                     self.reference_row_estimates = self._finish_rows(
-                        {kind: [f.result() for f in parts[kind]] for kind in kinds}
+                        {kind: [f.result() for f in parts[kind]] for kind in kinds}, order
                     )
         finally:
             for m in fitted:  # nothing of the reference's arrays stays behind
