@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import math
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
 
@@ -43,6 +43,8 @@ class Tensor:
     shape: list[int]
     rows: list[Any]
     parameters: dict[str, Any]
+    #: the JSON fast path's elements in order (row after row), when it had them at hand
+    flat: list[Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def content_type(self) -> str | None:
@@ -211,14 +213,17 @@ for _name, _dt in DTYPES.items():
 _LIST_ONLY = {list}
 
 
-def _fast_rows(data: list[Any], datatype: str, shape: list[Any]) -> list[Any] | None:
+def _fast_rows(
+    data: list[Any], datatype: str, shape: list[Any]
+) -> tuple[list[Any], list[Any]] | None:
     """The rows of a rank-1 or rank-2 JSON tensor without NumPy, or None to take the full path.
 
     Only when every element already is the Python value the full path would produce
     (FP64: floats, not ints; INT*/UINT*: ints in range; BOOL: bools), so the result is
-    the same objects ``np.asarray(...).astype(...).tolist()`` would give, minus the cost.
-    Anything else (other datatypes, ragged or mistyped data, empty tensors) returns None
-    and the full path decides, errors included.
+    the same objects ``np.asarray(...).astype(...).tolist()`` would give, minus the cost;
+    returned with the elements in order, flat (row after row). Anything else (other
+    datatypes, ragged or mistyped data, empty tensors) returns None and the full path
+    decides, errors included.
     """
     spec = _FAST.get(datatype)
     if spec is None or not data:
@@ -253,7 +258,7 @@ def _fast_rows(data: list[Any], datatype: str, shape: list[Any]) -> list[Any] | 
         return None
     if rows is None:
         rows = [data[i : i + f] for i in range(0, n * f, f)]
-    return rows
+    return rows, flat
 
 
 def _fast_tensor(obj: Any) -> Tensor | None:
@@ -271,10 +276,10 @@ def _fast_tensor(obj: Any) -> Tensor | None:
     datatype = obj.get("datatype")
     if type(datatype) is not str:
         return None
-    rows = _fast_rows(data, datatype, shape)
-    if rows is None:
+    fast = _fast_rows(data, datatype, shape)
+    if fast is None:
         return None
-    return Tensor(name, datatype, list(shape), rows, params)
+    return Tensor(name, datatype, list(shape), fast[0], params, fast[1])
 
 
 def parse_tensors(

@@ -196,7 +196,8 @@ def _feature_matrix(
         return None  # a dict per row would keep one value per name
     if tensor.datatype in _FLOAT_TYPES:
         # the rows' Python floats packed (exactly: they are float64 values) into one array
-        return names, PackedRows(array("d", chain.from_iterable(tensor.rows)), len(names)), True
+        flat = tensor.flat if tensor.flat is not None else chain.from_iterable(tensor.rows)
+        return names, PackedRows(array("d", flat), len(names)), True
     return names, tensor.rows, False
 
 
