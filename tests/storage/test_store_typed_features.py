@@ -268,3 +268,25 @@ def test_patterns_past_the_cap_go_to_json(store, monkeypatch):
     assert store.query_records("m") == recs
     layouts = [_stored(store, f"r{i}")[0][1] for i in range(4)]
     assert [lid is not None for lid in layouts] == [True, True, False, False]
+
+
+def test_a_batch_prepared_before_a_collision_is_rebuilt_with_its_other_layouts(store):
+    # ingest prepares batch N+1 while batch N is written: N finds the collision
+    layout = typed.Layout(("a", "b"))
+    with store.engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO feature_layouts (id, layout) VALUES (:i, :l)"),
+            {"i": layout.id, "l": '{"names": ["zz"], "ints": []}'},
+        )
+    first = store.prepare_records([_rec(0, {"a": 1.0, "b": 2.0})])
+    second = store.prepare_records([_rec(1, {"a": 3.0, "b": 4.0}), _rec(2, {"c": 5.0})])
+    assert store.write_prepared(first) == 1
+    assert store.write_prepared(second) == 2
+    assert [r.features for r in store.query_records("m")] == [
+        {"a": 1.0, "b": 2.0},
+        {"a": 3.0, "b": 4.0},
+        {"c": 5.0},
+    ]
+    assert _stored(store, "r1")[0][1] is None  # the collided layout's rows: JSON
+    ((features, lid, _),) = _stored(store, "r2")
+    assert features is None and lid == typed.Layout(("c",)).id  # still typed, layout stored

@@ -93,8 +93,8 @@ class PreparedRecords:
     #: in key order: a binary COPY stream (PostgreSQL, :func:`engine.pg_copy_data`) or
     #: driver rows (:func:`engine.record_params`)
     rows: list[tuple[Any, ...]] | bytes
-    #: the feature layouts the typed rows point to, by id
-    layouts: dict[int, typed.Layout]
+    #: the feature layouts the typed rows point to, by id (None: poisoned meanwhile)
+    layouts: dict[int, typed.Layout | None]
     #: (model, version) pairs seen
     versions: list[tuple[str, str]]
 
@@ -290,7 +290,9 @@ class SQLRecordStore(LabelTasksMixin, RecordStore):
         used: set[int] = set()
         rows = self._rows(units, used)
         seen = {(r.model, r.model_version) for r in units if r.model_version}
-        layouts = {i: self._encoder.layouts[i] for i in used}
+        known = self._encoder.layouts
+        # a layout missing here was poisoned by a write meanwhile: the write rebuilds
+        layouts = {i: known.get(i) for i in used}
         count = sum(1 if isinstance(u, Record) else len(u) for u in units)
         return PreparedRecords(units, count, rows, layouts, sorted(seen))
 
@@ -314,9 +316,13 @@ class SQLRecordStore(LabelTasksMixin, RecordStore):
         now = _now()
         versions = [{"model": m, "version": v, "first_seen": now} for m, v in prepared.versions]
         with self._tx("add_records") as conn:
-            if not self._store_layouts(conn, prepared.layouts):
-                # a layout id collision (found now or by another batch): JSON instead
-                rows = self._rows(prepared.records)
+            layouts = prepared.layouts
+            while not self._store_layouts(conn, layouts):
+                # a layout id collision (found now or by another batch): those rows as
+                # JSON, and the layouts the rebuilt rows use stored (each round poisons one)
+                used: set[int] = set()
+                rows = self._rows(prepared.records, used)
+                layouts = {i: self._encoder.layouts.get(i) for i in used}
             if isinstance(rows, bytes):
                 dbapi_conn = conn.connection.driver_connection
                 inserted = eng.pg_copy_records(dbapi_conn, rows, prepared.count)
@@ -332,20 +338,21 @@ class SQLRecordStore(LabelTasksMixin, RecordStore):
                 )
         return int(inserted)
 
-    def _store_layouts(self, conn: Connection, layouts: dict[int, typed.Layout]) -> bool:
+    def _store_layouts(self, conn: Connection, layouts: dict[int, typed.Layout | None]) -> bool:
         """Insert (if missing) ``layouts`` (by id); False if one id holds another layout
         in the database or was found to since the rows were built (that layout is then
         poisoned: rebuild the rows)."""
         if not layouts:
             return True
-        if not self._encoder.layouts.keys() >= layouts.keys():
+        if None in layouts.values() or not self._encoder.layouts.keys() >= layouts.keys():
             return False  # poisoned by another batch after this one was prepared
         ids = sorted(layouts)
         # every batch, not once per process: a database replaced or restored under a
         # running store must still get the layouts its rows point to (one small
         # driver-level statement per batch: SQLAlchemy's insert cost 0.3 us per record)
+        known: dict[int, typed.Layout] = {i: v for i, v in layouts.items() if v is not None}
         conn.exec_driver_sql(
-            eng.layouts_insert_sql(self.dialect), [(i, layouts[i].json_text) for i in ids]
+            eng.layouts_insert_sql(self.dialect), [(i, known[i].json_text) for i in ids]
         )
         fresh = [i for i in ids if i not in self._checked_layouts]
         if not fresh:
@@ -354,7 +361,7 @@ class SQLRecordStore(LabelTasksMixin, RecordStore):
         stored = conn.execute(select(c.id, c.layout).where(c.id.in_(fresh))).all()
         ok = True
         for lid, value in stored:
-            if typed.Layout.from_json(value) == layouts[int(lid)]:
+            if typed.Layout.from_json(value) == known[int(lid)]:
                 self._checked_layouts.add(int(lid))
             else:
                 log.error("feature layout id %s collides: its rows are stored as JSON", lid)
