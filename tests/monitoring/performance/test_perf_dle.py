@@ -295,3 +295,25 @@ def test_dle_row_order_for_prediction_changes_no_estimate(regression_data) -> No
     as_they_come = est._predict(x)
     for kind, values in ordered.items():
         np.testing.assert_array_equal(values, as_they_come[kind])
+
+
+def test_dle_predict_encoding_as_reordered_codes_matches_scikit_learn(regression_data) -> None:
+    from driftscope.monitoring.performance.error_model import DLEEstimator
+
+    reference = regression_data(3000, seed=6)
+    est = DLEEstimator(metrics=("mae",), n_jobs=1).fit(
+        reference[FEATURES], reference.pred, reference.y
+    )
+    model = est._models["absolute"]
+    fast = model._codes_reordered
+    assert fast is not None  # "cat" holds the codes 0, 1, 2
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 4))
+    cat = FEATURES.index("cat")
+    x[:, cat] = rng.choice([0.0, 1.0, 2.0, 3.0, -1.0, 0.5, np.nan], 500)  # some unknown
+    x[::7, 0] = np.inf
+    np.testing.assert_array_equal(fast(x), model._preprocessor.transform(x))
+    x[3, cat] = np.inf  # scikit-learn rejects it: its own path runs and raises
+    assert fast(x) is None
+    with pytest.raises(ValueError, match="infinity"):
+        model.predict(x)
