@@ -119,3 +119,13 @@ def test_a_failed_last_batch_keeps_its_segment_and_the_next(recording, reader):
     assert not stats.retry and stats.segments == 2
     assert (stats.records, stats.duplicates) == (9, 7)
     assert store.count_records() == 16 and reader.segments == {}
+
+
+def test_unset_batch_size_is_the_stores_own(recording, reader):
+    store, blobs = recording
+    from driftscope.config.settings import Settings
+
+    unset = Ingestor(Settings(models=settings_for().models), store, blobs, reader)
+    expected = 20_000 if store.pipelines_writes() else 2_000  # PostgreSQL's COPY, SQLite
+    assert unset.batch_size == store.preferred_batch_size == expected
+    assert Ingestor(settings_for(batch_size=7), store, blobs, reader).batch_size == 7

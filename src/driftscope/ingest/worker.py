@@ -65,6 +65,10 @@ class IngestStats:
                 setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
+#: records per database batch when neither the settings nor the store name one
+DEFAULT_BATCH_SIZE = 2000
+
+
 class Ingestor:
     """Spool -> codec -> store, in batches of ``settings.capture.batch_size`` records."""
 
@@ -75,7 +79,9 @@ class Ingestor:
         self.store = store
         self.blobs = blobs
         self.reader = reader
-        self.batch_size = settings.capture.batch_size
+        self.batch_size = settings.capture.batch_size or int(
+            getattr(store, "preferred_batch_size", DEFAULT_BATCH_SIZE)
+        )
         #: cumulative figures since start (the server exposes them as metrics)
         self.totals = IngestStats()
 
