@@ -230,6 +230,9 @@ def _bin_flags(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[bool | No
     return (training if isinstance(training, bool) else None), others
 
 
+_NOTHING = np.empty(0)  # the array of :class:`_SharedInputs` steps that read none
+
+
 class _CodesReordered:
     """scikit-learn's categorical encoding at predict time, without its ColumnTransformer,
     where that encoding only moves columns.
@@ -310,7 +313,13 @@ class _ErrorRegressor(HistGradientBoostingRegressor):  # type: ignore[misc]
     def fit(self, X: Any, y: Any, **kwargs: Any) -> _ErrorRegressor:  # noqa: N803 (scikit-learn's)
         self._codes_reordered = None
         super().fit(X, y, **kwargs)
-        self._codes_reordered = _CodesReordered.learn(self)
+        shared = self._shared
+        if shared is None:
+            self._codes_reordered = _CodesReordered.learn(self)
+        else:  # models that share the fitted encoder share its check too
+            key = (getattr(self, "_preprocessor", None),)
+            learn = partial(_CodesReordered.learn, self)
+            self._codes_reordered = shared.get("codes-reordered", key, _NOTHING, learn)
         return self
 
     def __getstate__(self) -> dict[str, Any]:
