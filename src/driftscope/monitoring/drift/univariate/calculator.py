@@ -45,6 +45,7 @@ from driftscope.monitoring.drift.univariate.sketch import (
     ContinuousSketch,
     categorical_from_profile,
 )
+from driftscope.monitoring.memory import small_pages
 from driftscope.monitoring.profiles import ColumnProfile
 from driftscope.monitoring.result import Result, chunk_fields
 from driftscope.monitoring.threads import check_n_jobs, thread_count
@@ -319,6 +320,11 @@ class UnivariateDriftCalculator(Calculator):
         return make_threshold(spec)
 
     def _fit(self, reference: pd.DataFrame) -> None:
+        # the reference's sorts and splits go through large short-lived arrays
+        with small_pages():
+            self._fit_columns(reference)
+
+    def _fit_columns(self, reference: pd.DataFrame) -> None:
         columns = self._columns(reference)
         self.kinds_ = infer_column_kinds(reference, columns, self.column_kinds)
         self.encoders_ = {
