@@ -104,3 +104,19 @@ def test_packed_argsort_sorts_exactly(values, rounds):
         _check_argsort(1.0 + np.round(values % 7) * np.finfo(float).eps)  # runs of near values
     finally:
         samples._PACKED_MIN, samples._FIX_ROUNDS = old
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_integer_crossing_test_equals_the_float_one(ties, monkeypatch):
+    # beyond n m = 2**52 the Wasserstein crossing test compares counts as integers
+    ref, chunk = _data(ties, 40_000), _data(ties, BLOCKS, 0.3)
+
+    def l1() -> float:
+        reference = ContinuousSample.from_raw(ref)
+        method = make_method("wasserstein").fit(reference)
+        return method.compute(ContinuousSample.from_raw(chunk))[0]
+
+    floats = l1()
+    monkeypatch.setattr(ecdf, "_EXACT_RATIOS", 0)
+    assert l1() == pytest.approx(floats, rel=1e-12)
+    assert floats == pytest.approx(stats.wasserstein_distance(ref, chunk), rel=1e-9)

@@ -100,6 +100,9 @@ def _ties(ref: ContinuousSample) -> tuple[np.ndarray, np.ndarray] | None:
 _POINT_BLOCK = 65536  # chunk values per block: temporaries of 512 kB, not chunk-sized (see below)
 _COUNTS = np.arange(1, _POINT_BLOCK + 2, dtype=np.intp)  # 1, 2, ...: an add beats an arange
 _COUNTS.flags.writeable = False
+#: F values are ratios of counts: while n m stays below this, two of them compare exactly as
+#: doubles (they differ by at least 1 / (n m)); beyond it the crossing test uses integers
+_EXACT_RATIOS = 2**52
 
 #: what a comparison can compute: the ECDF gaps (KS, Kuiper), the L1 distance of the CDFs
 #: (Wasserstein) and their L2 distance (energy)
@@ -203,8 +206,7 @@ def _summary(ref: ContinuousSample, chunk: ContinuousSample, need: str) -> dict[
     d_plus = d_minus = 0.0
     l1 = l2 = 0.0
     first = True
-    # F values are ratios of counts: below m n = 2**52 they compare exactly as doubles
-    exact = n * m < 2**52
+    exact = n * m < _EXACT_RATIOS
     for x, j_right, j_left, below, last in _points(ref, chunk):
         level = j_right / n  # F_ref at each point
         f_chunk = below / m
