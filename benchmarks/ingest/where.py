@@ -97,28 +97,40 @@ def main() -> None:
     ap.add_argument("--cprofile", action="store_true")
     ap.add_argument("--parts", action="store_true")
     ap.add_argument("--pg-url")
+    ap.add_argument(
+        "--drop-index",
+        help="an index on records: each repeat drains twice, with it and without it "
+        "(dropped after the upgrade), in alternating order (a paired A/B)",
+    )
     args = ap.parse_args()
     args.no_s3 = True
     make_pg, stop_pg = (
         bench._pg_databases(args) if args.backend == "postgresql" else (None, lambda: None)
     )
     try:
-        for _ in range(args.repeat):
-            work = Path(tempfile.mkdtemp(prefix="ds-ingest-prof-"))
-            try:
-                url = f"sqlite:///{work}/bench.db" if make_pg is None else make_pg()
-                _one(args, url, work)
-            finally:
-                shutil.rmtree(work, ignore_errors=True)
+        for i in range(args.repeat):
+            sides: list[str | None] = [None]
+            if args.drop_index:
+                sides = [None, args.drop_index] if i % 2 == 0 else [args.drop_index, None]
+            for drop in sides:
+                work = Path(tempfile.mkdtemp(prefix="ds-ingest-prof-"))
+                try:
+                    url = f"sqlite:///{work}/bench.db" if make_pg is None else make_pg()
+                    _one(args, url, work, drop)
+                finally:
+                    shutil.rmtree(work, ignore_errors=True)
     finally:
         stop_pg()
 
 
-def _one(args: argparse.Namespace, url: str, work: Path) -> None:
+def _one(args: argparse.Namespace, url: str, work: Path, drop: str | None = None) -> None:
     rng = np.random.default_rng(0)
     settings = bench._settings(args.batch)
     store: Any = open_store(url)
     store.upgrade()
+    if drop is not None:
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP INDEX {drop}")
     blobs = open_blob_store(f"file://{work / 'blobs'}")
     n_req = max(1, args.records // args.rows)
     exchanges = [bench._tabular_exchange(i, args.rows, rng) for i in range(n_req)]
@@ -143,7 +155,8 @@ def _one(args: argparse.Namespace, url: str, work: Path) -> None:
     main_cpu = time.thread_time() - m0
     server_cpu = _postgres_cpu_s() - s0
     print(
-        f"{args.backend} rows={args.rows} batch={args.batch}: {stats.records} records, "
+        f"{args.backend} rows={args.rows} batch={args.batch}"
+        f"{f' without {drop}' if drop else ''}: {stats.records} records, "
         f"{stats.records / elapsed:,.0f} records/s ({1e6 * elapsed / stats.records:.2f} us each)"
         f"  [cpu per record: client {1e6 * cpu / stats.records:.1f} us "
         f"(main thread {1e6 * main_cpu / stats.records:.1f}), "

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from store_helpers import T0, make_record
@@ -26,6 +29,33 @@ def test_migrations_create_exactly_the_model_schema(store):
         tables = set(inspect(conn).get_table_names())
     assert diff == []
     assert set(metadata.tables) | {"alembic_version"} == tables
+
+
+def _record_indexes(store):
+    with store.engine.connect() as conn:
+        return {ix["name"]: ix["column_names"] for ix in inspect(conn).get_indexes("records")}
+
+
+def test_migration_0006_drops_the_version_index_and_downgrade_restores_it(store):
+    # (model, model_version, ts) went in 0006: queries by version use (model, ts)
+    store.add_records([make_record(i, model_version=f"v{i % 2}") for i in range(6)])
+    assert "ix_records_model_model_version_ts" not in _record_indexes(store)
+    assert _record_indexes(store)["ix_records_model_ts"] == ["model", "ts"]
+    cfg = Config()
+    cfg.set_main_option(
+        "script_location", str(resources.files("driftscope.storage.sql") / "migrations")
+    )
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0005")
+    assert _record_indexes(store)["ix_records_model_model_version_ts"] == [
+        "model",
+        "model_version",
+        "ts",
+    ]
+    store.upgrade()
+    assert "ix_records_model_model_version_ts" not in _record_indexes(store)
+    assert [r.request_id for r in store.query_records("m", version="v1")] == ["r1", "r3", "r5"]
 
 
 def test_add_records_is_idempotent(store):

@@ -114,8 +114,9 @@ records = Table(
     Column("error", Text),
     # also the index the ground-truth join uses (by request id)
     UniqueConstraint("model", "request_id", "row_index"),
+    # also serves queries by model and version (a filter on model_version): the
+    # (model, model_version, ts) index cost a B-tree insert per row (dropped in 0006)
     Index(None, "model", "ts"),
-    Index(None, "model", "model_version", "ts"),
 )
 
 #: Layouts of typed feature rows (0005): names in order and int positions, keyed by the
