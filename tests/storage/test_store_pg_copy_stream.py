@@ -10,6 +10,7 @@ every nullable column empty and filled, and rows of several requests.
 from __future__ import annotations
 
 import io
+from array import array
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -181,3 +182,110 @@ def test_prepared_blocks_store_once_even_when_they_overlap(backend, request, tmp
             assert r == replace(expected[(r.request_id, r.row_index)], timestamp=r.timestamp)
     finally:
         store.close()
+
+
+def _scored_block(rid, keys, rows, *, floats=True, preds=None):
+    from driftscope.codecs.base import PackedRows, RecordRows, ScoreRows
+
+    n = len(rows)
+    values = PackedRows(array("d", [0.5 * i for i in range(2 * n)]), 2)
+    return RecordRows(
+        "m", rid, 0, T0, "v1", ("a", "b"), values, True,
+        [i % 3 for i in range(n)] if preds is None else preds,
+        ScoreRows(keys, rows, floats), 2.5, 200, None,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("typed_features", [True, False])
+def test_score_rows_and_repeated_predictions_encode_as_their_records(typed_features):
+    # the SQL store writes a block's ScoreRows of floats in one orjson call and each
+    # distinct int / str prediction once: the bytes must be those of the records' dicts
+    odd = [
+        [0.1, 0.9, -0.0],
+        [float("nan"), float("inf"), -float("inf")],
+        [1e-05, 1e16, 1.7976931348623157e308],
+        [5e-324, -2.5, 0.0],
+        [1.0, 123456789.125, 1e22],
+    ]
+    nasty = ['a"q', "b%sc%%", "},{ü✓\n\\"]
+    units = [
+        _scored_block("s0", ["no", "yes", "maybe"], odd),
+        _scored_block("s1", nasty, odd[::-1]),
+        *_scored_block("s2", ["x", "y", "z"], odd).split(2),
+        # not floats (strings with separators in them), not str keys, ragged rows: the
+        # row-by-row path
+        _scored_block("s3", ["p", "q"], [["1,2", "]["], ["a", "b"]], floats=False),
+        _scored_block("s4", [1, 2], [[0.5, 0.5], [0.25, 0.75]]),
+        _scored_block("s5", ["p", "q"], [[0.5], [0.25, 0.75]]),
+        _scored_block(
+            "s6",
+            ["p", "q"],
+            [[0.5, 0.5]] * 9,
+            preds=[1, True, 1.0, "1", None, 2**62, [1], "1", 1],
+        ),
+    ]
+    enc = typed.FeatureEncoder() if typed_features else None
+    ours = eng.pg_copy_data(units, enc, set())
+    assert ours == eng.pg_copy_data(_records_of(units), enc, set())
+    recs = _records_of(units[:1])
+    assert recs[0].scores == {"no": 0.1, "yes": 0.9, "maybe": -0.0}
+
+
+def test_score_rows_behave_as_their_dicts():
+    from driftscope.codecs.base import ScoreRows
+
+    rows = [[0.1, 0.9], [0.3, 0.7], [0.5, 0.5]]
+    s = ScoreRows(["no", "yes"], rows, True)
+    dicts = [dict(zip(["no", "yes"], r, strict=True)) for r in rows]
+    assert len(s) == 3 and list(s) == dicts and s[1] == dicts[1] and s[-1] == dicts[-1]
+    assert list(s[1:]) == dicts[1:] and s[1:].floats
+    with pytest.raises(IndexError):
+        s[3]
+
+
+@pytest.mark.parametrize("datatype", ["FP64", "FP32", "INT64"])
+def test_decoded_blocks_encode_as_the_decoded_records(datatype):
+    # OIP v2 through decode_rows (ScoreRows for a [N, K] scores tensor) and through decode
+    # (a dict per row): the same COPY stream
+    import orjson
+
+    from driftscope.capture.exchange import Exchange
+    from driftscope.codecs import get_codec
+    from driftscope.codecs.base import RecordRows, ScoreRows
+    from driftscope.config.settings import ModelSettings
+
+    model = ModelSettings(
+        name="m",
+        upstream="http://127.0.0.1:9",
+        protocol="oip_v2",
+        task="multiclass_classification",
+        schema={"prediction": "label", "scores": "proba", "classes": ["a", "b%", "c"]},
+    )
+    proba = [[0.1, 0.2, 0.7], [1e-7, 0.5, 3.4e38], [0.0, -0.0, 1.0], [2.0, 3.0, 4.0]]
+    if datatype == "INT64":
+        proba = [[int(v * 10) % 7 for v in row] for row in proba]
+    request = {"inputs": [{"name": "x", "shape": [4, 2], "datatype": "FP64",
+                           "data": [[0.5, 1.5]] * 4}]}  # fmt: skip
+    response = {
+        "outputs": [
+            {"name": "label", "shape": [4], "datatype": "BYTES", "data": ["a", "c", "a", "b%"]},
+            {"name": "proba", "shape": [4, 3], "datatype": datatype, "data": proba},
+        ]
+    }
+    ex = Exchange(
+        model="m", protocol="oip_v2", request_id="q1", method="POST", path="/v2/models/m/infer",
+        received_at=1_700_000_000.25, latency_ms=3.5, status=200,
+        request_headers={"content-type": "application/json"},
+        request_body=orjson.dumps(request),
+        response_headers={"content-type": "application/json"},
+        response_body=orjson.dumps(response),
+    )  # fmt: skip
+    codec = get_codec("oip_v2")
+    block = codec.decode_rows(ex, model)
+    assert isinstance(block, RecordRows) and isinstance(block.scores, ScoreRows)
+    assert block.scores.floats is (datatype != "INT64")
+    records = codec.decode(ex, model)
+    assert block.records() == records
+    enc = typed.FeatureEncoder()
+    assert eng.pg_copy_data([block], enc, set()) == eng.pg_copy_data(records, enc, set())
+    assert eng.pg_copy_data([block]) == eng.pg_copy_data(records)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import zlib
 from abc import ABC, abstractmethod
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar, overload
@@ -78,6 +78,38 @@ class PackedRows(Sequence[list[float]]):
             raise IndexError("row index out of range")
         i %= n
         return self.array[i * w : (i + 1) * w].tolist()
+
+
+class ScoreRows(Sequence[dict[str, Any]]):
+    """Class scores of a ``[N, K]`` tensor held as its rows: ``scores[i]`` is
+    ``dict(zip(keys, rows[i]))`` (``keys`` distinct, one per value of a row), built when
+    asked for; a slice is a ``ScoreRows`` again. ``floats``: every value is a Python
+    float, so a store may serialise the rows without a dict each (the SQL store's COPY)."""
+
+    __slots__ = ("floats", "keys", "rows")
+
+    def __init__(self, keys: Sequence[str], rows: list[list[Any]], floats: bool) -> None:
+        self.keys = keys
+        self.rows = rows
+        self.floats = floats
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> ScoreRows: ...
+
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | ScoreRows:
+        if isinstance(i, slice):
+            return ScoreRows(self.keys, self.rows[i], self.floats)
+        return dict(zip(self.keys, self.rows[i], strict=False))
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        keys = self.keys
+        return (dict(zip(keys, r, strict=False)) for r in self.rows)
 
 
 @dataclass(slots=True)

@@ -16,6 +16,7 @@ from driftscope.codecs.base import (
     Codec,
     PackedRows,
     RecordRows,
+    ScoreRows,
     argmax_label,
     decode_content,
     feature_names,
@@ -132,22 +133,31 @@ def _matrix(tensor: Tensor, model: ModelSettings) -> list[dict[str, Any]]:
     return [{tensor.name: row} for row in tensor.rows]
 
 
-def _score_rows(tensor: Tensor, model: ModelSettings, where: str) -> list[Any]:
+def _score_rows(
+    tensor: Tensor, model: ModelSettings, where: str, lazy: bool = False
+) -> Sequence[Any]:
     """``scores_of`` of every row; a [N, K] tensor (K > 1) zips its rows with the class
-    names in one go: its rows are lists of K scalars, so that is what scores_of returns."""
+    names in one go: its rows are lists of K scalars, so that is what scores_of returns.
+    ``lazy``: such a tensor's rows as :class:`ScoreRows` (distinct class names), the
+    same dicts on demand."""
     shape, rows = tensor.shape, tensor.rows
     if len(shape) == 2 and shape[1] > 1 and rows:
         classes = model.model_schema.classes
         keys = [str(i) for i in range(shape[1])] if classes is None else classes
         if len(keys) == shape[1]:
+            if lazy and len(set(keys)) == len(keys):
+                # FP64 on the fast path: checked floats; the NumPy path's tolist of a
+                # float dtype gives floats
+                return ScoreRows(keys, rows, tensor.datatype in _FLOAT_TYPES)
             return [dict(zip(keys, r, strict=False)) for r in rows]
     return [scores_of(r, model, where) for r in rows]
 
 
 def predictions_from_outputs(
-    outputs: list[Tensor], model: ModelSettings
-) -> tuple[list[Any], list[Any] | None]:
-    """Prediction and scores per row, picked by the schema (default: the first output)."""
+    outputs: list[Tensor], model: ModelSettings, lazy_scores: bool = False
+) -> tuple[list[Any], Sequence[Any] | None]:
+    """Prediction and scores per row, picked by the schema (default: the first output);
+    ``lazy_scores``: a [N, K] scores tensor as :class:`ScoreRows` (see ``_score_rows``)."""
     schema = model.model_schema
     where = "response.outputs"
     _same_rows(outputs, where)
@@ -157,9 +167,9 @@ def predictions_from_outputs(
     else:
         pred_t = next((t for t in outputs if t is not score_t), outputs[0])
     preds = _column(pred_t)
-    scores: list[Any] | None = None
+    scores: Sequence[Any] | None = None
     if score_t is not None:
-        scores = _score_rows(score_t, model, f"{where} {score_t.name!r}")
+        scores = _score_rows(score_t, model, f"{where} {score_t.name!r}", lazy_scores)
     elif (
         schema.prediction is None
         and is_classification(model)
@@ -229,7 +239,7 @@ class OIPv2Codec(Codec):
         version = exchange.model_version or (match.group(1) if match else None)
         failed = response_failed(exchange)
         preds: list[Any] | None = None
-        scores: list[Any] | None = None
+        scores: Sequence[Any] | None = None
         if failed is None:
             rdoc, rbinary = split_body(
                 exchange.response_body, exchange.response_headers, "response"
@@ -237,7 +247,7 @@ class OIPv2Codec(Codec):
             if version is None and isinstance(rdoc.get("model_version"), str):
                 version = rdoc["model_version"]
             outputs = parse_tensors(rdoc, "outputs", "response", rbinary)
-            preds, scores = predictions_from_outputs(outputs, model)
+            preds, scores = predictions_from_outputs(outputs, model, matrix is not None)
         if matrix is not None:
             names, values, floats = matrix
             return make_rows(exchange, model, names, values, floats, preds, scores, version, failed)

@@ -253,6 +253,57 @@ def _pg_json(value: Any, dumps: Any = orjson.dumps, opt: int = _JSON_OPTIONS) ->
     return _len(len(data)) + data
 
 
+#: at most this many distinct predictions' encoded fields kept per COPY stream
+_PRED_CACHE = 4096
+
+
+def _pred_fields(preds: Sequence[Any], cache: dict[Any, bytes]) -> list[bytes]:
+    """The prediction fields of a block's rows. Labels repeat: an int's or a str's field is
+    encoded once per stream (``cache``; the type test keeps 1, True and 1.0 apart)."""
+    out: list[bytes] = []
+    add, json, null = out.append, _pg_json, _NULL
+    for p in preds:
+        if p is None:
+            add(null)
+            continue
+        kind = type(p)
+        if kind is int or kind is str:
+            field = cache.get(p)
+            if field is None:
+                field = json(p)
+                if len(cache) < _PRED_CACHE:
+                    cache[p] = field
+            add(field)
+        else:
+            add(json(p))
+    return out
+
+
+def _score_fields(scores: Any, n: int) -> list[bytes] | None:
+    """The scores fields of ``n`` rows of ``codecs.base.ScoreRows`` of floats with str
+    class names, without a dict per row: orjson writes every row's values in one call
+    and each row's object is put together from its values' text (a float's text holds
+    no ``,``, ``[`` or ``]``). Byte for byte what ``_pg_json`` of the row's dict gives
+    (tested); None where that does not hold (the caller encodes row by row)."""
+    keys = scores.keys
+    if not keys or not all(type(k) is str for k in keys):
+        return None
+    template = b"{" + b",".join(orjson.dumps(k).replace(b"%", b"%%") + b":%b" for k in keys)
+    template += b"}"
+    rows = scores.rows
+    if len(rows) != n:
+        return None
+    pieces = orjson.dumps(rows)[2:-2].split(b"],[")
+    if len(pieces) != n:
+        return None
+    try:
+        texts = [template % tuple(p.split(b",")) for p in pieces]
+    except TypeError:  # a row without one value per class name
+        return None
+    size = _len
+    return [size(len(t)) + t for t in texts]
+
+
 class RowBlock(Protocol):
     """A block of rows of one request (``driftscope.codecs.base.RecordRows``): row ``i``
     is record ``row_index + i`` with features ``dict(zip(names, values[i]))``."""
@@ -305,6 +356,7 @@ def pg_copy_data(
     last_types: tuple[type, ...] | None = None
     last_pat: Any = None
     typed_head = b""
+    pred_cache: dict[Any, bytes] = {}
 
     def features(feats: dict[str, Any]) -> None:
         """The features, feature_layout and feature_values fields of one row."""
@@ -383,14 +435,30 @@ def pg_copy_data(
                 data = array_d(chain.from_iterable(values)) if packed is None else packed
                 data = data.tobytes()
                 width = 8 * len(names)
-                for i, (pred, scores) in enumerate(zip(preds, scores_of, strict=True)):
+                if len(preds) != n or len(scores_of) != n:
+                    raise ValueError("a block's predictions and scores have one row each")
+                pred_fields = _pred_fields(preds, pred_cache)
+                score_fields = None
+                if r.scores is None:
+                    score_fields = [null] * n
+                elif getattr(r.scores, "floats", False) is True:  # codecs.base.ScoreRows
+                    score_fields = _score_fields(r.scores, n)
+                if score_fields is None:
+                    score_fields = [null if s is None else json(s) for s in scores_of]
+                last = null + tail  # inputs NULL, then the request's fields
+                for i, pf, sf in zip(range(n), pred_fields, score_fields, strict=True):
                     extend(
-                        (head, int4(4, row + i), ts_field, plain, data[i * width : (i + 1) * width])
+                        (
+                            head,
+                            int4(4, row + i),
+                            ts_field,
+                            plain,
+                            data[i * width : (i + 1) * width],
+                            pf,
+                            sf,
+                            last,
+                        )
                     )
-                    add(null if pred is None else json(pred))
-                    add(null if scores is None else json(scores))
-                    add(null)
-                    add(tail)
                 continue
             for vals, pred, scores in zip(values, preds, scores_of, strict=True):
                 add(head)
