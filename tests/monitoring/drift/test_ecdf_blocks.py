@@ -120,3 +120,83 @@ def test_integer_crossing_test_equals_the_float_one(ties, monkeypatch):
     monkeypatch.setattr(ecdf, "_EXACT_RATIOS", 0)
     assert l1() == pytest.approx(floats, rel=1e-12)
     assert floats == pytest.approx(stats.wasserstein_distance(ref, chunk), rel=1e-9)
+
+
+def _ks_l1(ref: np.ndarray, chunk: np.ndarray) -> tuple[float, float, float]:
+    reference = ContinuousSample.from_raw(ref)
+    ks, w = make_method("kuiper").fit(reference), make_method("wasserstein").fit(reference)
+    sample = ContinuousSample.from_raw(chunk)
+    d_plus, d_minus = ecdf.ecdf_gaps(reference, sample)
+    assert ks.compute(sample)[0] == d_plus + d_minus
+    return d_plus, d_minus, w.compute(sample)[0]
+
+
+def _located_everywhere(monkeypatch, ref, chunk):
+    with monkeypatch.context() as m:
+        m.setattr(ecdf, "_SAMPLED_MIN", 10**12)
+        return _ks_l1(ref, chunk)
+
+
+small = st.lists(st.integers(-6, 6), min_size=1, max_size=80)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    small,
+    small,
+    st.sampled_from([(2, 1), (4, 2, 1), (8, 1), (3, 1), (64, 16, 4, 1)]),
+    st.booleans(),
+    st.booleans(),
+)
+def test_sampled_comparison_equals_locating_every_point(ref, chunk, strides, ties, ints):
+    # heavy ties (integers / 2) or none (a little noise); both crossing tests
+    rng = np.random.default_rng(len(ref) * 1000 + len(chunk))
+    r = np.asarray(ref, dtype=float) / 2
+    c = np.asarray(chunk, dtype=float) / 2 + 0.25
+    if not ties:
+        r, c = r + rng.uniform(0, 0.1, r.size), c + rng.uniform(0, 0.1, c.size)
+    with pytest.MonkeyPatch.context() as mp:
+        if ints:
+            mp.setattr(ecdf, "_EXACT_RATIOS", 0)
+        full = _located_everywhere(mp, r, c)
+        mp.setattr(ecdf, "_SAMPLED_MIN", 1)
+        mp.setattr(ecdf, "_STRIDES", strides)
+        got = _ks_l1(r, c)
+    assert got[:2] == full[:2]  # the gaps bit for bit
+    assert got[2] == pytest.approx(full[2], rel=1e-12, abs=1e-15)
+    assert got[2] == pytest.approx(stats.wasserstein_distance(r, c), rel=1e-9, abs=1e-12)
+    grid = np.concatenate([r, c])  # the KS statistic of ks_2samp (without its p-value)
+    f_r = np.searchsorted(np.sort(r), grid, side="right") / r.size
+    f_c = np.searchsorted(np.sort(c), grid, side="right") / c.size
+    assert max(got[:2]) == pytest.approx(np.abs(f_c - f_r).max(), rel=1e-12)
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.02, 0.3, 5.0, -5.0])
+@pytest.mark.parametrize("ties", [False, True])
+def test_sampled_comparison_across_blocks_equals_scipy(shift, ties, monkeypatch):
+    # chunks of several blocks at the default strides: located points, refined stretches
+    # near crossings, the point past both maxima (shifted chunks end beyond the reference)
+    ref, chunk = _data(ties, 80_000), _data(ties, BLOCKS, shift)
+    got = _ks_l1(ref, chunk)
+    full = _located_everywhere(monkeypatch, ref, chunk)
+    assert got[:2] == full[:2]
+    assert got[2] == pytest.approx(full[2], rel=1e-12)
+    assert got[2] == pytest.approx(stats.wasserstein_distance(ref, chunk), rel=1e-9)
+    assert max(got[:2]) == pytest.approx(stats.ks_2samp(ref, chunk).statistic, rel=1e-12)
+
+
+def test_sampled_comparison_locates_few_points(monkeypatch):
+    # the point of it: a 100k chunk of a 1M reference is not searched point by point
+    located: list[int] = []
+    locate = ecdf._locate
+
+    def counting(r, ties, x):
+        located.append(x.size)
+        return locate(r, ties, x)
+
+    monkeypatch.setattr(ecdf, "_locate", counting)
+    ref = RNG.normal(size=1_000_000)
+    for shift in (0.0, 0.3):
+        located.clear()
+        _ks_l1(ref, RNG.normal(shift, 1.0, 100_000))
+        assert 0 < sum(located) < 30_000
