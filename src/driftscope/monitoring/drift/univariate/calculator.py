@@ -403,13 +403,14 @@ class UnivariateDriftCalculator(Calculator):
             labels[span if span is not None else chunk.positions] = i
         if np.count_nonzero(labels >= 0) != sum(len(c) for c in chunks):
             return None  # chunks overlap
-        finite = np.isfinite(encoded)
         if full.missing:
+            finite = np.isfinite(encoded)
             missing = np.bincount(labels[~finite] + 1, minlength=len(chunks) + 1)[1:]
             labels = labels[finite]
         else:
             missing = np.zeros(len(chunks), dtype=np.int64)
-        parts = full.split(labels, len(chunks))
+        sizes = np.array([len(c) for c in chunks], dtype=np.int64) - missing
+        parts = full.split(labels, len(chunks), sizes)
         for part, lost in zip(parts, missing, strict=True):
             part.missing = int(lost)
         return parts

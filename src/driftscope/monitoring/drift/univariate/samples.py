@@ -85,7 +85,7 @@ def argsort_floats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     code.sort()
     code &= low
     order: np.ndarray = code.view(np.int64).astype(np.intp, copy=False)
-    ordered = values[order]
+    ordered = np.take(values, order)  # take: faster than indexing for a 1-D gather
     bad = np.flatnonzero(ordered[1:] < ordered[:-1])
     # swap adjacent out-of-order pairs until none is left: each swap removes one inversion,
     # and only the pairs next to a swap can change (the runs are short: a few rounds)
@@ -147,28 +147,35 @@ class ContinuousSample:
             self.values = ordered
         return ordered
 
-    def split(self, labels: np.ndarray, count: int) -> list[ContinuousSample]:
+    def split(
+        self, labels: np.ndarray, count: int, sizes: np.ndarray | None = None
+    ) -> list[ContinuousSample]:
         """Sub-samples of the values labelled ``0 .. count - 1`` (one label per value; -1: none).
 
         One argsort of the values replaces their sort; each sub-sample comes
         sorted, with the ranks of its values in :attr:`sorted` under
         ``cache[("ranks", id(self))]``. Its ``missing`` is 0 (the caller
-        knows which rows were missing).
+        knows which rows were missing). ``sizes``: how many values each label
+        has, when the caller knows (else they are counted).
         """
         if "sorted" in self.__dict__:
             raise ValueError("split() must come before the values are sorted")
         order, ordered = argsort_floats(self.values)
         self.values = ordered
         self.__dict__["sorted"] = ordered
-        sorted_labels = labels[order]
+        sorted_labels = np.take(labels, order)
         del order
         # a stable sort of small integers: the ranks of each label, in increasing order
         grouped = np.argsort(sorted_labels, kind="stable")
-        bounds = np.cumsum(np.bincount(sorted_labels + 1, minlength=count + 1))
+        if sizes is None:
+            tally = np.bincount(sorted_labels + 1, minlength=count + 1)
+        else:  # label -1 first, as in the stable sort
+            tally = np.concatenate(([labels.size - int(sizes.sum())], sizes))
+        bounds = np.cumsum(tally)
         parts = []
         for i in range(count):
             ranks = grouped[bounds[i] : bounds[i + 1]]
-            values = ordered[ranks]
+            values = np.take(ordered, ranks)
             part = ContinuousSample(values, 0, owned=True)
             part.__dict__["sorted"] = values
             part.cache[("ranks", id(self))] = ranks
