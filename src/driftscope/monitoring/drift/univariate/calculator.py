@@ -327,18 +327,18 @@ class UnivariateDriftCalculator(Calculator):
     def _fit_columns(self, reference: pd.DataFrame) -> None:
         columns = self._columns(reference)
         self.kinds_ = infer_column_kinds(reference, columns, self.column_kinds)
-        self.encoders_ = {
-            c: _Column(
-                c, self.kinds_[c], reference[c], self.mode, self.sketch_k, self.sketch_lg_max_k
-            )
-            for c in columns
-        }
+        self.encoders_: dict[str, _Column] = {}
         self.methods_: dict[str, list[DriftMethod]] = {}
         chunks = self.chunker.split(reference)
         self.bounds_: dict[tuple[str, str], tuple[float | None, float | None]] = {}
 
-        def fit_column(col: str) -> tuple[list[DriftMethod], list[dict[str, Any]], dict[str, Any]]:
-            enc = self.encoders_[col]
+        def fit_column(
+            col: str,
+        ) -> tuple[_Column, list[DriftMethod], list[dict[str, Any]], dict[str, Any]]:
+            # the encoder too is built in the column's thread (a categorical one factorises)
+            enc = _Column(
+                col, self.kinds_[col], reference[col], self.mode, self.sketch_k, self.sketch_lg_max_k
+            )
             encoded = enc.encode_reference(reference[col])
             full = enc.sample(encoded)
             methods = self._methods_for(col, enc.kind)
@@ -362,12 +362,13 @@ class UnivariateDriftCalculator(Calculator):
                 for m in methods
             }
             self._release(methods)
-            return methods, rows, bounds
+            return enc, methods, rows, bounds
 
         ref_rows: list[dict[str, Any]] = []
-        for col, (methods, rows, bounds) in zip(
+        for col, (enc, methods, rows, bounds) in zip(
             columns, self._map(fit_column, columns, len(reference)), strict=True
         ):
+            self.encoders_[col] = enc
             self.methods_[col] = methods
             ref_rows.extend(rows)
             for name, bound in bounds.items():
