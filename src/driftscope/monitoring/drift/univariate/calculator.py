@@ -337,7 +337,12 @@ class UnivariateDriftCalculator(Calculator):
         ) -> tuple[_Column, list[DriftMethod], list[dict[str, Any]], dict[str, Any]]:
             # the encoder too is built in the column's thread (a categorical one factorises)
             enc = _Column(
-                col, self.kinds_[col], reference[col], self.mode, self.sketch_k, self.sketch_lg_max_k
+                col,
+                self.kinds_[col],
+                reference[col],
+                self.mode,
+                self.sketch_k,
+                self.sketch_lg_max_k,
             )
             encoded = enc.encode_reference(reference[col])
             full = enc.sample(encoded)
