@@ -369,10 +369,10 @@ def _sampled_block(
     if want_l1 and first:
         l1 += float(g1[0])
     kw = below
-    if want_l1:  # int F_chunk over each interval, and a last 0 (see _stretch_sums)
+    if want_l1:  # m int F_chunk over each interval, and a last 0 (see _stretch_sums)
         kw = np.empty(size)
-        np.divide(below[:-1], m, out=kw[:-1])
-        kw[:-1] *= np.diff(x)
+        np.subtract(x[1:], x[:-1], out=kw[:-1])
+        kw[:-1] *= below[:-1]
         kw[-1] = 0.0
     end = size - 1 if last else -1
     # the stretches [a, b] between located points, with what is known at their ends
@@ -397,7 +397,7 @@ def _sampled_block(
             # a stretch split for its gaps counts at the next stride, where it is smaller
             done = one_sign & ~split
             gaps = g1_b[done] - g1_a[done]
-            gaps -= _stretch_sums(kw, a[done], b[done])
+            gaps -= _stretch_sums(kw, a[done], b[done]) / m
             np.abs(gaps, out=gaps)
             l1 += float(np.sum(gaps))
             crossing = ~one_sign
