@@ -102,7 +102,14 @@ def main() -> None:
         help="an index on records: each repeat drains twice, with it and without it "
         "(dropped after the upgrade), in alternating order (a paired A/B)",
     )
+    ap.add_argument(
+        "--alter",
+        help="SQL run after the upgrade on one side of the same paired A/B (a schema "
+        "variant, e.g. 'ALTER TABLE records ALTER scores TYPE text')",
+    )
     args = ap.parse_args()
+    if args.drop_index:
+        args.alter = f"DROP INDEX {args.drop_index}"
     args.no_s3 = True
     make_pg, stop_pg = (
         bench._pg_databases(args) if args.backend == "postgresql" else (None, lambda: None)
@@ -110,8 +117,8 @@ def main() -> None:
     try:
         for i in range(args.repeat):
             sides: list[str | None] = [None]
-            if args.drop_index:
-                sides = [None, args.drop_index] if i % 2 == 0 else [args.drop_index, None]
+            if args.alter:
+                sides = [None, args.alter] if i % 2 == 0 else [args.alter, None]
             for drop in sides:
                 work = Path(tempfile.mkdtemp(prefix="ds-ingest-prof-"))
                 try:
@@ -123,14 +130,14 @@ def main() -> None:
         stop_pg()
 
 
-def _one(args: argparse.Namespace, url: str, work: Path, drop: str | None = None) -> None:
+def _one(args: argparse.Namespace, url: str, work: Path, alter: str | None = None) -> None:
     rng = np.random.default_rng(0)
     settings = bench._settings(args.batch)
     store: Any = open_store(url)
     store.upgrade()
-    if drop is not None:
+    if alter is not None:
         with store.engine.begin() as conn:
-            conn.exec_driver_sql(f"DROP INDEX {drop}")
+            conn.exec_driver_sql(alter)
     blobs = open_blob_store(f"file://{work / 'blobs'}")
     n_req = max(1, args.records // args.rows)
     exchanges = [bench._tabular_exchange(i, args.rows, rng) for i in range(n_req)]
@@ -156,7 +163,7 @@ def _one(args: argparse.Namespace, url: str, work: Path, drop: str | None = None
     server_cpu = _postgres_cpu_s() - s0
     print(
         f"{args.backend} rows={args.rows} batch={args.batch}"
-        f"{f' without {drop}' if drop else ''}: {stats.records} records, "
+        f"{f' after {alter!r}' if alter else ''}: {stats.records} records, "
         f"{stats.records / elapsed:,.0f} records/s ({1e6 * elapsed / stats.records:.2f} us each)"
         f"  [cpu per record: client {1e6 * cpu / stats.records:.1f} us "
         f"(main thread {1e6 * main_cpu / stats.records:.1f}), "

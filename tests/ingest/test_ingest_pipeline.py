@@ -22,6 +22,7 @@ class _Recording(SQLRecordStore):
     """The real SQL store; records which thread wrote each batch, fails one write on demand."""
 
     fail_on: int | None = None
+    before_write = None  # called with the batch number (from 1) before it is written
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
@@ -29,6 +30,8 @@ class _Recording(SQLRecordStore):
 
     def write_prepared(self, prepared):
         self.writes.append((threading.get_ident(), prepared.count))
+        if self.before_write is not None:
+            self.before_write(len(self.writes))
         if len(self.writes) == self.fail_on:
             raise StorageError("database went away (test)")
         return super().write_prepared(prepared)
@@ -129,3 +132,42 @@ def test_unset_batch_size_is_the_stores_own(recording, reader):
     expected = 20_000 if store.pipelines_writes() else 2_000  # PostgreSQL's COPY, SQLite
     assert unset.batch_size == store.preferred_batch_size == expected
     assert Ingestor(settings_for(batch_size=7), store, blobs, reader).batch_size == 7
+
+
+def test_the_next_segment_is_decoded_while_the_last_batch_is_written(recording, reader):
+    # a segment's last batch is written while the next segment is read and decoded; the
+    # segment goes (its capture errors stored first) only once that batch is committed
+    from dataclasses import replace
+
+    store, blobs = recording
+    if not store.pipelines_writes():
+        pytest.skip("SQLite is written from the decoding thread")
+    bad = replace(oip_exchange("bad", rows=1), request_body=b"{")
+    first = reader.add([*[oip_exchange(f"a{i}", rows=2, seed=i) for i in range(5)], bad])
+    second = reader.add([oip_exchange(f"b{i}", rows=3, seed=i) for i in range(3)])  # 9 rows
+    second_read = threading.Event()
+    read, done = reader.read, reader.done
+    at_done: list[tuple[str, int, int]] = []
+    overlapped: list[bool] = []
+
+    def reading(segment):
+        if segment == second:
+            second_read.set()
+        return read(segment)
+
+    def done_checked(segment):
+        at_done.append((segment.name, store.count_records(), len(store.list_capture_errors())))
+        done(segment)
+
+    def before_write(n):
+        if n == 2:  # the first segment's last batch (3 of its 10 rows)
+            overlapped.append(second_read.wait(10))
+
+    reader.read, reader.done = reading, done_checked
+    store.before_write = before_write
+    stats = Ingestor(settings_for(batch_size=7), store, blobs, reader).run_once()
+    assert overlapped == [True]
+    assert [n for _, n in store.writes] == [7, 3, 7, 2]
+    assert at_done == [(first.name, 10, 1), (second.name, 19, 1)]
+    assert (stats.segments, stats.records, stats.capture_errors, stats.exchanges) == (2, 19, 1, 9)
+    assert reader.segments == {} and not stats.retry

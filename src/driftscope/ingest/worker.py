@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -86,16 +87,28 @@ class Ingestor:
         self.totals = IngestStats()
 
     def run_once(self) -> IngestStats:
-        """Ingest every segment that is ready now; never raises for storage failures."""
+        """Ingest every segment that is ready now; never raises for storage failures.
+
+        One writer for all of them: a segment's last batch may still be written while
+        the next segment is read and decoded; the segment is finished (capture errors
+        stored, deleted, counted) once that batch is committed (:meth:`_BatchWriter.
+        after_writes`). A storage failure keeps the segment it hit and every later one.
+        """
         stats = IngestStats()
-        for segment in self.reader.ready_segments():
-            try:
-                self._segment(segment, stats)
-            except StorageError as exc:
-                log.warning("ingest: storage unavailable, keeping %s for retry: %s", segment, exc)
-                stats.retry = True
-                break
-            stats.segments += 1
+        segment: Path | None = None
+        try:
+            with _BatchWriter(self.store) as writer:
+                for segment in self.reader.ready_segments():
+                    self._segment(segment, stats, writer)
+                writer.finish()  # every batch committed, every segment finished (or raises)
+        except StorageError as exc:
+            log.warning(
+                "ingest: storage unavailable, keeping %s (and any segment not yet "
+                "finished) for retry: %s",
+                segment,
+                exc,
+            )
+            stats.retry = True
         self.totals.add(stats)
         return stats
 
@@ -127,61 +140,69 @@ class Ingestor:
 
     # -- one segment -----------------------------------------------------------------------
 
-    def _segment(self, segment: Path, stats: IngestStats) -> None:
+    def _segment(self, segment: Path, stats: IngestStats, writer: _BatchWriter) -> None:
         """Decode and store one segment; delete it only once all of it is committed.
 
         Records are stored in batches of ``batch_size`` as they are decoded (only a
         batch or two is held at a time, which keeps the garbage collector's work
         small). With a store that pipelines its writes (:class:`_BatchWriter`), a batch
-        is written by a writer thread while the next one is decoded. A storage failure
-        propagates (after the batch in flight, if any, has finished) and the segment
-        stays for a replay, which the unique record key makes idempotent. Capture
-        errors are stored after the records, still before the segment goes.
+        is written by a writer thread while the next one is decoded, the segment's last
+        batch while the next segment is decoded. A storage failure propagates (after
+        the batch in flight, if any, has finished) and the segment stays for a replay,
+        which the unique record key makes idempotent. Capture errors are stored after
+        the records (all of them committed), still before the segment goes.
         """
         exchanges = self.reader.read(segment)
         pending: list[Record | RecordRows] = []  # records, or blocks of rows standing for them
         held = 0  # records in pending
         errors: list[CaptureErrorRow] = []
         batch_size = self.batch_size
-        with _BatchWriter(self.store) as writer:
-            blocks = writer.takes_record_rows
-            for ex in exchanges:
-                try:
-                    records, attachments = self._decode(ex, blocks)
-                except CodecError as exc:
-                    log.warning(
-                        "capture error: model=%s request_id=%s: %s", ex.model, ex.request_id, exc
-                    )
-                    errors.append(self._capture_error(ex, str(exc)))
-                except Exception as exc:  # a codec plugin's bug must not jam the spool
-                    log.exception("codec failure: model=%s request_id=%s", ex.model, ex.request_id)
-                    message = f"codec failure: {type(exc).__name__}: {exc}"
-                    errors.append(self._capture_error(ex, message))
-                else:
-                    if isinstance(records, RecordRows):
-                        if records.values:
-                            pending.append(records)
-                            held += len(records)
-                    else:
-                        if attachments:  # outside the try: a blob store failure keeps it
-                            self._put_attachments(records, attachments)
-                        pending.extend(records)
+        tally = _Tally()
+        blocks = writer.takes_record_rows
+        for ex in exchanges:
+            try:
+                records, attachments = self._decode(ex, blocks)
+            except CodecError as exc:
+                log.warning(
+                    "capture error: model=%s request_id=%s: %s", ex.model, ex.request_id, exc
+                )
+                errors.append(self._capture_error(ex, str(exc)))
+            except Exception as exc:  # a codec plugin's bug must not jam the spool
+                log.exception("codec failure: model=%s request_id=%s", ex.model, ex.request_id)
+                message = f"codec failure: {type(exc).__name__}: {exc}"
+                errors.append(self._capture_error(ex, message))
+            else:
+                if isinstance(records, RecordRows):
+                    if records.values:
+                        pending.append(records)
                         held += len(records)
-                while held >= batch_size:
-                    batch, pending = _take(pending, batch_size)
-                    held -= batch_size
-                    writer.add(batch, batch_size)
-            if pending:
-                writer.add(pending, held)
-            decoded, inserted = writer.finish()  # every batch committed (or raises)
-        if errors:
-            self.store.add_capture_errors(errors)
-        # everything is committed: only now may the segment go
-        self.reader.done(segment)
-        stats.exchanges += len(exchanges)
-        stats.records += inserted
-        stats.duplicates += decoded - inserted
-        stats.capture_errors += len(errors)
+                else:
+                    if attachments:  # outside the try: a blob store failure keeps it
+                        self._put_attachments(records, attachments)
+                    pending.extend(records)
+                    held += len(records)
+            while held >= batch_size:
+                batch, pending = _take(pending, batch_size)
+                held -= batch_size
+                writer.add(batch, batch_size, tally)
+        if pending:
+            writer.add(pending, held, tally)
+        n_exchanges = len(exchanges)
+        del exchanges, pending
+
+        def finished() -> None:
+            """Once every batch of the segment is committed (StorageError propagates)."""
+            if errors:
+                self.store.add_capture_errors(errors)
+            # everything is committed: only now may the segment go
+            self.reader.done(segment)
+            stats.segments += 1
+            stats.exchanges += n_exchanges
+            stats.records += tally.inserted
+            stats.duplicates += tally.decoded - tally.inserted
+            stats.capture_errors += len(errors)
+
+        writer.after_writes(finished)
 
     def _decode(
         self, ex: Exchange, blocks: bool = False
@@ -270,6 +291,8 @@ class _BatchWriter:
 
     def __init__(self, store: RecordStore) -> None:
         self.store = store
+        #: what to run once the batches added so far are committed, in order
+        self._after: list[Callable[[], None]] = []
         cls = type(store)
         prepare = getattr(cls, "prepare_records", None)
         write = getattr(cls, "write_prepared", None)
@@ -287,8 +310,7 @@ class _BatchWriter:
             getattr(cls, "takes_record_rows", False)
         )
         self._pool: ThreadPoolExecutor | None = None
-        self._inflight: Future[int] | None = None
-        self.decoded = self.inserted = 0
+        self._inflight: tuple[Future[int], _Tally] | None = None
 
     def __enter__(self) -> _BatchWriter:
         return self
@@ -297,28 +319,51 @@ class _BatchWriter:
         if self._pool is not None:
             self._pool.shutdown(wait=True)  # the batch in flight finishes (or fails) first
 
-    def add(self, batch: list[Record | RecordRows], count: int) -> None:
-        """Store ``batch`` (``count`` records; blocks only if ``takes_record_rows``)."""
-        self.decoded += count
+    def add(self, batch: list[Record | RecordRows], count: int, tally: _Tally) -> None:
+        """Store ``batch`` (``count`` records; blocks only if ``takes_record_rows``);
+        ``tally`` counts its records and, once committed, the new ones."""
+        tally.decoded += count
         if self._split is None:
-            self.inserted += self.store.add_records(batch)  # type: ignore[arg-type]
+            tally.inserted += self.store.add_records(batch)  # type: ignore[arg-type]
             return
         prepare, write = self._split
         prepared = prepare(batch)
         self._wait()
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="driftscope-ingest-writer")
-        self._inflight = self._pool.submit(write, prepared)
+        self._inflight = (self._pool.submit(write, prepared), tally)
 
-    def finish(self) -> tuple[int, int]:
-        """(records decoded, records newly stored) once every batch is committed."""
+    def after_writes(self, then: Callable[[], None]) -> None:
+        """Run ``then`` once every batch added so far is committed: now if none is in
+        flight, else in the caller's thread at the next wait (the next ``add`` or
+        ``finish``), after the ``then`` given before. Not at all if a write fails."""
+        if self._inflight is None and not self._after:
+            then()
+        else:
+            self._after.append(then)
+
+    def finish(self) -> None:
+        """Wait until every batch is committed and everything waiting on them has run."""
         self._wait()
-        return self.decoded, self.inserted
 
     def _wait(self) -> None:
         if self._inflight is not None:
-            future, self._inflight = self._inflight, None
-            self.inserted += future.result()  # a StorageError of that batch is raised here
+            (future, tally), self._inflight = self._inflight, None
+            try:
+                tally.inserted += future.result()  # that batch's StorageError raises here
+            except BaseException:
+                self._after.clear()  # its segment and the later ones stay
+                raise
+        while self._after:
+            self._after.pop(0)()
+
+
+@dataclass(slots=True)
+class _Tally:
+    """One segment's records: decoded, and newly stored by its committed batches."""
+
+    decoded: int = 0
+    inserted: int = 0
 
 
 def _take(
