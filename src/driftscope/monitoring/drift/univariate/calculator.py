@@ -331,6 +331,8 @@ class UnivariateDriftCalculator(Calculator):
         self.methods_: dict[str, list[DriftMethod]] = {}
         chunks = self.chunker.split(reference)
         self.bounds_: dict[tuple[str, str], tuple[float | None, float | None]] = {}
+        # shared by the columns' packed argsorts (one arange per fit, not per column)
+        index = np.arange(len(reference), dtype=np.uint64) if self.mode == "exact" else None
 
         def fit_column(
             col: str,
@@ -348,7 +350,7 @@ class UnivariateDriftCalculator(Calculator):
             full = enc.sample(encoded)
             methods = self._methods_for(col, enc.kind)
             sorting = any(m.sorts_samples for m in methods)
-            parts = self._split_reference(full, encoded, chunks) if sorting else None
+            parts = self._split_reference(full, encoded, chunks, index) if sorting else None
             methods = [m.fit(full) for m in methods]
             per_method: dict[str, list[float]] = {m.name: [] for m in methods}
             rows: list[dict[str, Any]] = []
@@ -391,7 +393,7 @@ class UnivariateDriftCalculator(Calculator):
 
     @staticmethod
     def _split_reference(
-        full: Sample, encoded: np.ndarray, chunks: Sequence[Chunk]
+        full: Sample, encoded: np.ndarray, chunks: Sequence[Chunk], index: np.ndarray | None = None
     ) -> list[ContinuousSample] | None:
         """The reference chunks of a continuous column, cut from ``full`` by one argsort.
 
@@ -416,7 +418,7 @@ class UnivariateDriftCalculator(Calculator):
         else:
             missing = np.zeros(len(chunks), dtype=np.int64)
         sizes = np.array([len(c) for c in chunks], dtype=np.int64) - missing
-        parts = full.split(labels, len(chunks), sizes)
+        parts = full.split(labels, len(chunks), sizes, None if index is None else index[: full.n])
         for part, lost in zip(parts, missing, strict=True):
             part.missing = int(lost)
         return parts

@@ -60,7 +60,9 @@ def _order_codes(values: np.ndarray) -> np.ndarray:
     return code.view(np.uint64)
 
 
-def argsort_floats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def argsort_floats(
+    values: np.ndarray, index: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """``(order, values[order])``: indices that sort finite float64 ``values``, and the result.
 
     Like ``numpy.argsort`` (ties in any order).
@@ -71,7 +73,8 @@ def argsort_floats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     of those orders the values by their leading bits; values that share them
     (within about 2**-30 relative of each other for a million values) come out
     in index order: such out-of-order neighbours are found and swapped until
-    none is left. The result is exact.
+    none is left. The result is exact. ``index``: ``arange(len(values))`` as
+    uint64, when the caller has one to share (several columns of one size).
     """
     n = values.size
     index_bits = max(int(n - 1).bit_length(), 1)
@@ -81,7 +84,9 @@ def argsort_floats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     code = _order_codes(np.ascontiguousarray(values))
     low = np.uint64((1 << index_bits) - 1)
     code &= ~low
-    code |= np.arange(n, dtype=np.uint64)
+    if index is None or index.size != n or index.dtype != np.uint64:
+        index = np.arange(n, dtype=np.uint64)
+    code |= index
     code.sort()
     code &= low
     order: np.ndarray = code.view(np.int64).astype(np.intp, copy=False)
@@ -148,7 +153,11 @@ class ContinuousSample:
         return ordered
 
     def split(
-        self, labels: np.ndarray, count: int, sizes: np.ndarray | None = None
+        self,
+        labels: np.ndarray,
+        count: int,
+        sizes: np.ndarray | None = None,
+        index: np.ndarray | None = None,
     ) -> list[ContinuousSample]:
         """Sub-samples of the values labelled ``0 .. count - 1`` (one label per value; -1: none).
 
@@ -156,11 +165,12 @@ class ContinuousSample:
         sorted, with the ranks of its values in :attr:`sorted` under
         ``cache[("ranks", id(self))]``. Its ``missing`` is 0 (the caller
         knows which rows were missing). ``sizes``: how many values each label
-        has, when the caller knows (else they are counted).
+        has, when the caller knows (else they are counted); ``index``: see
+        :func:`argsort_floats`.
         """
         if "sorted" in self.__dict__:
             raise ValueError("split() must come before the values are sorted")
-        order, ordered = argsort_floats(self.values)
+        order, ordered = argsort_floats(self.values, index)
         self.values = ordered
         self.__dict__["sorted"] = ordered
         sorted_labels = np.take(labels, order)
