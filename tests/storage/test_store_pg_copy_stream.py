@@ -197,16 +197,18 @@ def _scored_block(rid, keys, rows, *, floats=True, preds=None):
 
 
 @pytest.mark.parametrize("typed_features", [True, False])
-def test_score_rows_and_repeated_predictions_encode_as_their_records(typed_features):
+def test_score_rows_and_repeated_predictions_encode_as_their_records(typed_features, monkeypatch):
     # the SQL store writes a block's ScoreRows of floats in one orjson call and each
     # distinct int / str prediction once: the bytes must be those of the records' dicts
+    # blocks of 8 rows or more go column by column (engine._SMALL_BLOCK), smaller ones
+    # row by row: both here
     odd = [
         [0.1, 0.9, -0.0],
         [float("nan"), float("inf"), -float("inf")],
         [1e-05, 1e16, 1.7976931348623157e308],
         [5e-324, -2.5, 0.0],
         [1.0, 123456789.125, 1e22],
-    ]
+    ] * 2
     nasty = ['a"q', "b%sc%%", "},{ü✓\n\\"]
     units = [
         _scored_block("s0", ["no", "yes", "maybe"], odd),
@@ -214,9 +216,10 @@ def test_score_rows_and_repeated_predictions_encode_as_their_records(typed_featu
         *_scored_block("s2", ["x", "y", "z"], odd).split(2),
         # not floats (strings with separators in them), not str keys, ragged rows: the
         # row-by-row path
-        _scored_block("s3", ["p", "q"], [["1,2", "]["], ["a", "b"]], floats=False),
-        _scored_block("s4", [1, 2], [[0.5, 0.5], [0.25, 0.75]]),
-        _scored_block("s5", ["p", "q"], [[0.5], [0.25, 0.75]]),
+        _scored_block("s3", ["p", "q"], [["1,2", "]["], ["a", "b"]] * 4, floats=False),
+        _scored_block("s4", [1, 2], [[0.5, 0.5], [0.25, 0.75]] * 4),
+        _scored_block("s5", ["p", "q"], [[0.5], [0.25, 0.75]] * 4),
+        _scored_block("s7", ["p", "q"], [[0.5, 0.5], [0.25, 0.75]]),
         _scored_block(
             "s6",
             ["p", "q"],
@@ -225,8 +228,19 @@ def test_score_rows_and_repeated_predictions_encode_as_their_records(typed_featu
         ),
     ]
     enc = typed.FeatureEncoder() if typed_features else None
+    column_wise = []
+    score_fields = eng._score_fields
+
+    def counted(*args):
+        got = score_fields(*args)
+        column_wise.append(got is not None)
+        return got
+
+    monkeypatch.setattr(eng, "_score_fields", counted)
     ours = eng.pg_copy_data(units, enc, set())
     assert ours == eng.pg_copy_data(_records_of(units), enc, set())
+    if typed_features:  # s0, s1, the 8-row tail of s2, s4 and s5 (fall back), s6
+        assert column_wise == [True, True, True, False, False, True]
     recs = _records_of(units[:1])
     assert recs[0].scores == {"no": 0.1, "yes": 0.9, "maybe": -0.0}
 
@@ -261,15 +275,16 @@ def test_decoded_blocks_encode_as_the_decoded_records(datatype):
         task="multiclass_classification",
         schema={"prediction": "label", "scores": "proba", "classes": ["a", "b%", "c"]},
     )
-    proba = [[0.1, 0.2, 0.7], [1e-7, 0.5, 3.4e38], [0.0, -0.0, 1.0], [2.0, 3.0, 4.0]]
+    proba = [[0.1, 0.2, 0.7], [1e-7, 0.5, 3.4e38], [0.0, -0.0, 1.0], [2.0, 3.0, 4.0]] * 2
     if datatype == "INT64":
         proba = [[int(v * 10) % 7 for v in row] for row in proba]
-    request = {"inputs": [{"name": "x", "shape": [4, 2], "datatype": "FP64",
-                           "data": [[0.5, 1.5]] * 4}]}  # fmt: skip
+    request = {"inputs": [{"name": "x", "shape": [8, 2], "datatype": "FP64",
+                           "data": [[0.5, 1.5]] * 8}]}  # fmt: skip
+    labels = ["a", "c", "a", "b%"] * 2
     response = {
         "outputs": [
-            {"name": "label", "shape": [4], "datatype": "BYTES", "data": ["a", "c", "a", "b%"]},
-            {"name": "proba", "shape": [4, 3], "datatype": datatype, "data": proba},
+            {"name": "label", "shape": [8], "datatype": "BYTES", "data": labels},
+            {"name": "proba", "shape": [8, 3], "datatype": datatype, "data": proba},
         ]
     }
     ex = Exchange(

@@ -133,19 +133,23 @@ def _matrix(tensor: Tensor, model: ModelSettings) -> list[dict[str, Any]]:
     return [{tensor.name: row} for row in tensor.rows]
 
 
+#: scores of fewer rows are dicts at once (ScoreRows saves per row, costs per tensor)
+_LAZY_SCORES = 8
+
+
 def _score_rows(
     tensor: Tensor, model: ModelSettings, where: str, lazy: bool = False
 ) -> Sequence[Any]:
     """``scores_of`` of every row; a [N, K] tensor (K > 1) zips its rows with the class
     names in one go: its rows are lists of K scalars, so that is what scores_of returns.
-    ``lazy``: such a tensor's rows as :class:`ScoreRows` (distinct class names), the
-    same dicts on demand."""
+    ``lazy``: such a tensor of 8 rows or more as :class:`ScoreRows` (distinct class
+    names), the same dicts on demand."""
     shape, rows = tensor.shape, tensor.rows
     if len(shape) == 2 and shape[1] > 1 and rows:
         classes = model.model_schema.classes
         keys = [str(i) for i in range(shape[1])] if classes is None else classes
         if len(keys) == shape[1]:
-            if lazy and len(set(keys)) == len(keys):
+            if lazy and len(rows) >= _LAZY_SCORES and len(set(keys)) == len(keys):
                 # FP64 on the fast path: checked floats; the NumPy path's tolist of a
                 # float dtype gives floats
                 return ScoreRows(keys, rows, tensor.datatype in _FLOAT_TYPES)

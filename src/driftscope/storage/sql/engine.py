@@ -253,6 +253,8 @@ def _pg_json(value: Any, dumps: Any = orjson.dumps, opt: int = _JSON_OPTIONS) ->
     return _len(len(data)) + data
 
 
+#: a block of fewer rows (of floats) is encoded row by row, not column by column
+_SMALL_BLOCK = 8
 #: at most this many distinct predictions' encoded fields kept per COPY stream
 _PRED_CACHE = 4096
 
@@ -279,17 +281,31 @@ def _pred_fields(preds: Sequence[Any], cache: dict[Any, bytes]) -> list[bytes]:
     return out
 
 
-def _score_fields(scores: Any, n: int) -> list[bytes] | None:
+def _score_template(keys: Any) -> bytes | None:
+    """``{"k1":%b,"k2":%b}`` for str class names ``keys`` (``%`` in them doubled)."""
+    if not keys or not all(type(k) is str for k in keys):
+        return None
+    template = b"{" + b",".join(orjson.dumps(k).replace(b"%", b"%%") + b":%b" for k in keys)
+    return template + b"}"
+
+
+def _score_fields(scores: Any, n: int, templates: dict[int, Any]) -> list[bytes] | None:
     """The scores fields of ``n`` rows of ``codecs.base.ScoreRows`` of floats with str
     class names, without a dict per row: orjson writes every row's values in one call
     and each row's object is put together from its values' text (a float's text holds
     no ``,``, ``[`` or ``]``). Byte for byte what ``_pg_json`` of the row's dict gives
-    (tested); None where that does not hold (the caller encodes row by row)."""
+    (tested); None where that does not hold (the caller encodes row by row).
+    ``templates``: by ``id`` of the class names object, with that object (the blocks of
+    one model share it), so a stream builds each template once."""
     keys = scores.keys
-    if not keys or not all(type(k) is str for k in keys):
+    known = templates.get(id(keys))
+    if known is not None and known[0] is keys:
+        template = known[1]
+    else:
+        template = _score_template(keys)
+        templates[id(keys)] = (keys, template)  # holding keys: its id is not reused
+    if template is None:
         return None
-    template = b"{" + b",".join(orjson.dumps(k).replace(b"%", b"%%") + b":%b" for k in keys)
-    template += b"}"
     rows = scores.rows
     if len(rows) != n:
         return None
@@ -357,6 +373,7 @@ def pg_copy_data(
     last_pat: Any = None
     typed_head = b""
     pred_cache: dict[Any, bytes] = {}
+    templates: dict[int, Any] = {}
 
     def features(feats: dict[str, Any]) -> None:
         """The features, feature_layout and feature_values fields of one row."""
@@ -435,6 +452,15 @@ def pg_copy_data(
                 data = array_d(chain.from_iterable(values)) if packed is None else packed
                 data = data.tobytes()
                 width = 8 * len(names)
+                if n < _SMALL_BLOCK:  # row by row: less to set up
+                    for i, (pred, scores) in enumerate(zip(preds, scores_of, strict=True)):
+                        extend((head, int4(4, row + i), ts_field, plain))
+                        add(data[i * width : (i + 1) * width])
+                        add(null if pred is None else json(pred))
+                        add(null if scores is None else json(scores))
+                        add(null)
+                        add(tail)
+                    continue
                 if len(preds) != n or len(scores_of) != n:
                     raise ValueError("a block's predictions and scores have one row each")
                 pred_fields = _pred_fields(preds, pred_cache)
@@ -442,7 +468,7 @@ def pg_copy_data(
                 if r.scores is None:
                     score_fields = [null] * n
                 elif getattr(r.scores, "floats", False) is True:  # codecs.base.ScoreRows
-                    score_fields = _score_fields(r.scores, n)
+                    score_fields = _score_fields(r.scores, n, templates)
                 if score_fields is None:
                     score_fields = [null if s is None else json(s) for s in scores_of]
                 last = null + tail  # inputs NULL, then the request's fields
