@@ -127,12 +127,18 @@ def test_arrow_frame_shares_the_buffers_and_numeric_values_convert_nulls():
     assert not isinstance(as_pandas(table)["dense"].dtype, pd.ArrowDtype)
 
 
-def test_split_reference_chunks_equal_chunks_sorted_on_their_own():
+@pytest.mark.parametrize("n", [3000, 70_000])  # NumPy's argsort, then the packed one
+@pytest.mark.parametrize("known", [False, True])  # the label sizes and index given or not
+def test_split_reference_chunks_equal_chunks_sorted_on_their_own(n, known):
     rng = np.random.default_rng(7)
-    values = np.round(rng.normal(size=3000), 1)  # ties
+    values = np.round(rng.normal(size=n), 1 if n < 10_000 else 4)  # ties
     labels = rng.integers(-1, 4, values.size)
     whole = ContinuousSample(values.copy())
-    parts = whole.split(labels, 4)
+    if known:
+        sizes = np.bincount(labels + 1, minlength=5)[1:]
+        parts = whole.split(labels, 4, sizes, np.arange(n, dtype=np.uint64))
+    else:
+        parts = whole.split(labels, 4)
     np.testing.assert_array_equal(whole.sorted, np.sort(values))
     for i, part in enumerate(parts):
         np.testing.assert_array_equal(part.sorted, np.sort(values[labels == i]))
