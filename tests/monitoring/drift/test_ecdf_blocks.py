@@ -200,3 +200,51 @@ def test_sampled_comparison_locates_few_points(monkeypatch):
         located.clear()
         _ks_l1(ref, RNG.normal(shift, 1.0, 100_000))
         assert 0 < sum(located) < 30_000
+
+
+@pytest.mark.parametrize("batch", [1 << 20, 5000])  # every chunk in one group, or several
+def test_chunks_compared_together_equal_one_at_a_time(batch, monkeypatch):
+    # chunks of different sizes, with and without ties, drifted or not, one too small to
+    # be sampled; each chunk's figures as if compared alone with every point located
+    monkeypatch.setattr(ecdf, "_BATCH_POINTS", batch)
+    ref = _data(True, 50_000)
+    chunks = [
+        _data(False, 4000),
+        _data(True, 9000, 0.3),
+        _data(False, 100),
+        _data(True, 3000, -2.0),
+        _data(False, 6000, 8.0),
+    ]
+    reference = ContinuousSample.from_raw(ref)
+    methods = [make_method(name).fit(reference) for name in ("ks", "kuiper", "wasserstein")]
+    samples_ = [ContinuousSample.from_raw(c) for c in chunks]
+    for method in methods:
+        method.prepare(samples_)
+    assert sum(("ecdf", id(reference)) in s.cache for s in samples_) == 4  # not the small one
+    for chunk, sample in zip(chunks, samples_, strict=True):
+        got = [m.compute(sample)[0] for m in methods]
+        full = _located_everywhere(monkeypatch, ref, chunk)
+        assert got[0] == max(full[:2]) and got[1] == full[0] + full[1]
+        assert got[2] == pytest.approx(full[2], rel=1e-12)
+        assert got[2] == pytest.approx(stats.wasserstein_distance(ref, chunk), rel=1e-9)
+
+
+def test_calculator_results_do_not_depend_on_comparing_chunks_together(monkeypatch):
+    rng = np.random.default_rng(11)
+    ref = pd.DataFrame({"x": rng.gamma(2.0, 1.5, 40_000), "y": np.round(rng.normal(size=40_000))})
+    new = pd.DataFrame({"x": rng.gamma(2.0, 1.6, 30_000), "y": np.round(rng.normal(size=30_000))})
+
+    def run() -> pd.DataFrame:
+        calc = UnivariateDriftCalculator(
+            continuous_methods=["ks", "wasserstein", "kuiper"],
+            column_kinds={"x": "continuous", "y": "continuous"},
+            chunker={"type": "count", "chunk_number": 6},
+            n_jobs=1,
+        )
+        return calc.fit(ref).calculate(new).data
+
+    together = run()
+    monkeypatch.setattr(ecdf.DriftMethod, "prepare", lambda self, samples: None)
+    monkeypatch.setattr(ecdf._EcdfMethod, "prepare", lambda self, samples: None)
+    alone = run()
+    pd.testing.assert_frame_equal(together, alone, check_exact=False, rtol=1e-12)

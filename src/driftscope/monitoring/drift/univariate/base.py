@@ -88,6 +88,13 @@ class DriftMethod(ABC):
     def _fit(self, reference: Any) -> None:  # noqa: B027  (optional hook)
         """Precompute what comparisons need (default: nothing)."""
 
+    def prepare(self, samples: list[Any]) -> None:  # noqa: B027  (optional hook)
+        """Get ready to compute several samples (chunks) at once (default: nothing).
+
+        A method may compare them with the reference together, in fewer and
+        larger NumPy calls, and cache what :meth:`compute` then reads.
+        """
+
     def compute(self, sample: Any, rest: Callable[[], Any] | None = None) -> Outcome:
         """``(value, p_value)`` of ``sample`` against the reference.
 

@@ -479,9 +479,13 @@ class UnivariateDriftCalculator(Calculator):
             enc = self.encoders_[col]
             encoded = enc.encode(analysis[col])
             out: list[dict[str, Any]] = []
+            samples = []
             for chunk in chunks:
                 part = chunk.take(encoded)
-                sample = enc.sample(part, owned=part.base is None)
+                samples.append(enc.sample(part, owned=part.base is None))
+            for method in self.methods_[col]:
+                method.prepare(samples)  # e.g. every chunk's ECDF comparison at once
+            for chunk, sample in zip(chunks, samples, strict=True):
                 for method in self.methods_[col]:
                     value, p = method.compute(sample)
                     row = self._row(chunk, sample, col, method, value, p)

@@ -5,7 +5,7 @@ are located in the reference (``searchsorted``). Without the energy distance,
 only every 64th of them is located at first: between two located points both
 CDFs are monotone, which bounds the KS gaps there and, where the CDFs do not
 cross, gives the Wasserstein integral from its ends; only the stretches whose
-bounds matter are located more finely (:func:`_sampled_block`: a 100k-row chunk
+bounds matter are located more finely (:func:`_compare_many`: a 100k-row chunk
 of a 1M-row reference locates 2k to 17k points instead of 100k, and the
 binary search was half of the comparison's time). The integrals of the
 reference CDF (and of its square) are prefix sums, which gives the exact
@@ -137,9 +137,6 @@ def _locate(
     return j_right, j_left
 
 
-Locator = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
-
-
 def _from_ranks(
     ties: tuple[np.ndarray, np.ndarray] | None, rk: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -149,38 +146,10 @@ def _from_ranks(
     return ties[1][rk], ties[0][rk]
 
 
-def _locator(
-    r: np.ndarray,
-    ties: tuple[np.ndarray, np.ndarray] | None,
-    x: np.ndarray,
-    rk: np.ndarray | None,
-    last: bool,
-) -> Locator:
-    """``locate(idx)``: the reference counts ``<= x[idx]`` and ``< x[idx]`` (fresh arrays).
-
-    ``rk``: the ranks of ``x`` in the reference (a chunk of it), or ``None`` (search).
-    In the last block, ``x`` ends with the point past both maxima (count ``n``).
-    """
-    end = x.size - 1 if last else -1
-
-    def locate(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if rk is None:
-            j_right, j_left = _locate(r, ties, x[idx])
-        else:
-            j_right, j_left = _from_ranks(ties, rk[np.minimum(idx, rk.size - 1)])
-        if last and idx.size and idx[-1] == end:  # idx increases: only its last can be the end
-            j_right[-1] = j_left[-1] = r.size
-        return j_right, j_left
-
-    return locate
-
-
 def _points(
-    ref: ContinuousSample, chunk: ContinuousSample, locate_all: bool = True
-) -> Iterator[
-    tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray, bool, Locator | None]
-]:
-    """The chunk's distinct values in blocks: ``(x, j_right, j_left, below, last, locate)``.
+    ref: ContinuousSample, chunk: ContinuousSample
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]]:
+    """The chunk's distinct values in blocks: ``(x, j_right, j_left, below, last)``.
 
     ``x``: distinct chunk values (sorted); ``j_right`` / ``j_left``: reference
     counts ``<= x`` / ``< x``; ``below``: chunk counts ``<= x``. Consecutive
@@ -188,9 +157,6 @@ def _points(
     block), and the last block ends with the point ``max(reference max, chunk
     max)`` (``j_right = j_left = n``, ``below = m``), where both CDFs are 1.
     A block's arrays are small: no temporary as large as the chunk is made.
-    With ``locate_all`` false the counts are ``None`` and ``locate(idx)`` gives
-    them for the points ``x[idx]`` only (see :func:`_sampled_block`), from the
-    chunk's ranks when it is part of the reference, by a search otherwise.
     """
     r = ref.sorted
     n, m = ref.n, chunk.n
@@ -219,22 +185,17 @@ def _points(
             below = _COUNTS[: stop - start + 1] + start  # start + 1 .. stop + 1
         else:
             below = below_all[start : stop + 1]
-        j_right: np.ndarray | None = None
-        j_left: np.ndarray | None = None
-        rk = None if kept is None else kept[start : stop + 1]
-        last = stop == u - 1
-        if locate_all and rk is not None:  # a chunk of the reference itself: ranks known
-            j_right, j_left = _from_ranks(ties, rk)
-        elif locate_all:
+        if kept is not None:  # a chunk of the reference itself: its ranks are known
+            j_right, j_left = _from_ranks(ties, kept[start : stop + 1])
+        else:
             j_right, j_left = _locate(r, ties, x)
+        last = stop == u - 1
         if last:
             x = np.append(x, end_x)
-            if j_right is not None and j_left is not None:
-                j_right = np.append(j_right, n)
-                j_left = np.append(j_left, n)
+            j_right = np.append(j_right, n)
+            j_left = np.append(j_left, n)
             below = np.append(below, m)
-        locate = None if locate_all else _locator(r, ties, x, rk, last)
-        yield x, j_right, j_left, below, last, locate
+        yield x, j_right, j_left, below, last
         if last:
             return
         start = stop
@@ -274,16 +235,19 @@ class _Frame:
         plus_a: np.ndarray,
         gap: np.ndarray,
         fixed: np.ndarray | None = None,
+        m: np.ndarray | None = None,
     ) -> np.ndarray:
         """``int |F_ref - k|`` over each interval ``[xa, xb)``, where ``F_chunk = k = below_a / m``.
 
         ``g1a`` / ``g1b``: ``int F_ref`` up to either end, ``d_g1 = g1b - g1a``;
         ``jr_a``: reference count ``<= xa``; ``jl_b``: reference count ``< xb``;
         ``plus_a = k - F_ref(xa)``; ``gap = F_ref(xb -) - k``; ``fixed``: a mask of the
-        intervals ending at the point past both maxima (where ``k = 1``: no crossing).
+        intervals ending at the point past both maxima (where ``k = 1``: no crossing);
+        ``m``: each interval's chunk size (else the frame's).
         """
-        n, m, r = self.n, self.m, self.r
-        k = below_a / m
+        n, r = self.n, self.r
+        sizes: np.ndarray | int = self.m if m is None else m
+        k = below_a / sizes
         part = np.multiply(k, np.subtract(xb, xa))
         np.subtract(d_g1, part, out=part)
         np.abs(part, out=part)
@@ -294,13 +258,14 @@ class _Frame:
             inside &= gap >= 0
         else:
             bn = below_a * n
-            inside = jr_a * m < bn
-            inside &= jl_b * m >= bn
+            inside = jr_a * sizes < bn
+            inside &= jl_b * sizes >= bn
         if fixed is not None:
             inside &= ~fixed
         if inside.any():
             bn_in = below_a[inside] * n
-            j_in = np.minimum((bn_in + m - 1) // m, n)
+            m_in = sizes if isinstance(sizes, int) else sizes[inside]
+            j_in = np.minimum((bn_in + m_in - 1) // m_in, n)
             xi = r[j_in - 1]
             j_c = j_in if self.ties is None else self.ties[1][j_in - 1]
             g1_c = self.offsets[j_c] + (xi - self.r0) * (j_c / n)
@@ -313,10 +278,15 @@ class _Frame:
 
 
 #: strides of the located points of a chunk: every 64th point first, then every 16th, 4th
-#: and every point of the stretches that need it (see _sampled_block); on 100k-row chunks
-#: of a 1M-row reference about 2k to 12k points are located instead of 100k
+#: and every point of the stretches that need it (see _compare_many); on 100k-row chunks
+#: of a 1M-row reference about 2k to 20k points are located instead of 100k
 _STRIDES = (64, 16, 4, 1)
 _SAMPLED_MIN = 2048  # chunks with fewer distinct values locate every point
+#: chunk points compared together (see compare_chunks). Fewer, larger NumPy calls: threads
+#: over columns hold the GIL less. Ten 100k-row chunks of 20 columns on two threads took
+#: 0.93-0.99 s in groups of 2^20 points, 1.05-1.19 s in groups of 2^18 and 1.2-1.5 s one at a
+#: time; on one thread smaller groups are faster (arrays in cache): 1.3-1.6 s against 1.5-1.9
+_BATCH_POINTS = 1 << 20
 
 
 def _stretch_sums(values: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -330,62 +300,127 @@ def _stretch_sums(values: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarra
     return sums
 
 
-def _sampled_block(
-    fr: _Frame,
-    locate: Locator,
-    x: np.ndarray,
-    below: np.ndarray,
-    first: bool,
-    last: bool,
-    want_l1: bool,
-    d_plus: float,
-    d_minus: float,
-) -> tuple[float, float, float]:
-    """``(d_plus, d_minus, l1)`` of one block of points, locating few of them in the reference.
+def _chunk_points(
+    ref: ContinuousSample, chunks: list[ContinuousSample]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The chunks' distinct values one after the other, each chunk's closed by its end point.
 
-    Points are located (searched for in the reference) at the strides of
-    :data:`_STRIDES`. Between two located points both CDFs are monotone,
-    which bounds the stretch between them: its KS gaps cannot exceed the
-    bounds from its ends, and where ``F_ref - F_chunk`` keeps one sign over
-    it, ``int |F_ref - F_chunk|`` over it is the difference of two integrals
-    known at its ends. Only stretches whose bounds could raise a gap, or
-    where the difference may change sign, are located at the next stride.
-    The result is that of locating every point (the gaps bit for bit, the
-    distance up to summation order). ``d_plus`` / ``d_minus``: the gaps found
-    so far (earlier blocks).
+    ``(x, below, first, end)``: ``below`` the chunk counts ``<= x``; ``first`` /
+    ``end`` the index of each chunk's first point and of its end point
+    ``max(reference max, chunk max)``, where both CDFs are 1. Written in place:
+    one pass per array.
     """
-    n, m = fr.n, fr.m
+    r = ref.sorted
+    parts: list[tuple[np.ndarray, np.ndarray | None]] = []
+    for chunk in chunks:
+        values = chunk.sorted
+        keep = _last_of_runs(values)
+        if keep.all():
+            parts.append((values, None))
+        else:
+            parts.append((values[keep], np.flatnonzero(keep) + 1))
+    sizes = np.array([p[0].size + 1 for p in parts], dtype=np.intp)
+    end = np.cumsum(sizes) - 1
+    first = end - sizes + 1
+    total = int(sizes.sum())
+    x = np.empty(total)
+    below = np.empty(total, dtype=np.intp)
+    for (uniq, counts), chunk, f, e in zip(parts, chunks, first, end, strict=True):
+        x[f:e] = uniq
+        x[e] = max(float(r[-1]), float(uniq[-1]))
+        if counts is None:  # no ties: 1, 2, ...
+            below[f:e] = np.arange(1, e - f + 1)
+        else:
+            below[f:e] = counts
+        below[e] = chunk.n
+    return x, below, first, end
+
+
+def _group_max(target: np.ndarray, groups: np.ndarray, values: np.ndarray) -> None:
+    """``target[g] = max(target[g], values of group g)`` for non-decreasing ``groups``."""
+    if values.size == 0:
+        return
+    starts = np.flatnonzero(np.concatenate(([True], groups[1:] != groups[:-1])))
+    ids = groups[starts]
+    target[ids] = np.maximum(target[ids], np.maximum.reduceat(values, starts))
+
+
+def _compare_many(
+    ref: ContinuousSample, chunks: list[ContinuousSample], want_l1: bool
+) -> list[tuple[float, float, float]]:
+    """``(d_plus, d_minus, l1)`` of each chunk, locating few of their points in the reference.
+
+    The chunks are compared together, in one set of NumPy calls (threads over
+    columns share the GIL those calls hold). Points are located (searched for
+    in the reference) at the strides of :data:`_STRIDES`. Between two located points both CDFs are
+    monotone, which bounds the stretch between them: its KS gaps cannot
+    exceed the bounds from its ends, and where ``F_ref - F_chunk`` keeps one
+    sign over it, ``int |F_ref - F_chunk|`` over it is the difference of two
+    integrals known at its ends. Only stretches whose bounds could raise a
+    gap, or where the difference may change sign, are located at the next
+    stride. The result is that of locating every point (the gaps bit for bit,
+    the distance up to summation order).
+    """
+    n, count = ref.n, len(chunks)
+    x, below, first, end = _chunk_points(ref, chunks)
     size = x.size
-    s: np.ndarray = np.arange(0, size, _STRIDES[0])
-    if s[-1] != size - 1:
-        s = np.append(s, size - 1)
+    m_of = np.array([c.n for c in chunks], dtype=np.intp)  # each chunk's size
+    fr = _Frame(ref, int(m_of.max()), ref.cdf_offsets if want_l1 else np.empty(0))
+    r, ties = fr.r, fr.ties
+    is_end = np.zeros(size, dtype=bool)
+    is_end[end] = True
+    is_first = np.zeros(size, dtype=bool)
+    is_first[first] = True
+
+    def chunk_of(idx: np.ndarray) -> np.ndarray:
+        found: np.ndarray = np.searchsorted(end, idx)  # the first chunk ending at or after idx
+        return found
+
+    def locate(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        j_right, j_left = _locate(r, ties, x[idx])
+        at_end = is_end[idx]
+        j_right[at_end] = n
+        j_left[at_end] = n
+        return j_right, j_left
+
+    # located first: every 64th point of each chunk and its end point
+    s = np.concatenate(
+        [np.append(np.arange(f, e, _STRIDES[0]), e) for f, e in zip(first, end, strict=True)]
+    )
     jr, jl = locate(s)
-    d_plus = max(d_plus, float(np.max(below[s] / m - jr / n)))
-    d_minus = max(d_minus, float(np.max(jl[1:] / n - below[s[1:] - 1] / m)))
-    if first:  # before the first chunk value F_chunk = 0
-        d_minus = max(d_minus, float(jl[0] / n))
-    l1 = 0.0
+    cs = chunk_of(s)
+    d_plus = np.zeros(count)
+    d_minus = np.zeros(count)
+    _group_max(d_plus, cs, below[s] / m_of[cs] - jr / n)
+    starts = is_first[s]
+    inner = ~starts
+    si = s[inner]
+    _group_max(d_minus, cs[inner], jl[inner] / n - below[si - 1] / m_of[cs[inner]])
+    np.maximum(d_minus, jl[starts] / n, out=d_minus)  # F_chunk = 0 before a chunk's first value
+    l1 = np.zeros(count)
     g1 = fr.g1(x[s], jr) if want_l1 else jr
-    if want_l1 and first:
-        l1 += float(g1[0])
     kw = below
-    if want_l1:  # m int F_chunk over each interval, and a last 0 (see _stretch_sums)
+    if want_l1:
+        l1 += g1[starts]  # int F_ref up to each chunk's first value
+        # m int F_chunk over each interval, and a last 0 (see _stretch_sums)
         kw = np.empty(size)
         np.subtract(x[1:], x[:-1], out=kw[:-1])
         kw[:-1] *= below[:-1]
         kw[-1] = 0.0
-    end = size - 1 if last else -1
-    # the stretches [a, b] between located points, with what is known at their ends
-    a, b = s[:-1], s[1:]
-    jr_a, jl_b, g1_a, g1_b = jr[:-1], jl[1:], g1[:-1], g1[1:]
+    # the stretches [a, b] between located points of one chunk, with what is known at their ends
+    pair = np.flatnonzero(~is_end[s[:-1]])
+    a, b = s[pair], s[pair + 1]
+    jr_a, jl_b, g1_a, g1_b = jr[pair], jl[pair + 1], g1[pair], g1[pair + 1]
     strides = list(_STRIDES[1:])
     while True:
+        c = chunk_of(a)
+        m = m_of[c]
         f_max = below[b - 1] / m  # F_chunk on a stretch's last interval (its largest)
         f_min = below[a] / m  # and on its first (its smallest)
         # inside a stretch F_chunk <= f_max, F_ref >= F_ref(a), F_ref(-) <= F_ref(b -) and
         # F_chunk(-) >= f_min: bounds on the gaps at its inner points
-        split = (f_max - jr_a / n) > d_plus
-        split |= (jl_b / n - f_min) > d_minus
+        split = (f_max - jr_a / n) > d_plus[c]
+        split |= (jl_b / n - f_min) > d_minus[c]
         if want_l1:
             if fr.exact:
                 above = jr_a / n >= f_max  # F_ref >= F_chunk over the whole stretch
@@ -395,58 +430,100 @@ def _sampled_block(
                 under = jl_b * m <= below[a] * n
             one_sign = above | under
             # a stretch split for its gaps counts at the next stride, where it is smaller
-            done = one_sign & ~split
+            done = np.flatnonzero(one_sign & ~split)
             gaps = g1_b[done] - g1_a[done]
-            gaps -= _stretch_sums(kw, a[done], b[done]) / m
+            gaps -= _stretch_sums(kw, a[done], b[done]) / m[done]
             np.abs(gaps, out=gaps)
-            l1 += float(np.sum(gaps))
+            l1 += np.bincount(c[done], weights=gaps, minlength=count)
             crossing = ~one_sign
             single = b - a == 1
             exact = np.flatnonzero(crossing & single)
             if exact.size:  # one interval: the crossing formula
-                xa, xb, ba = x[a[exact]], x[b[exact]], below[a[exact]]
+                ea, eb = a[exact], b[exact]
+                ba, me = below[ea], m[exact]
                 parts = fr.l1_parts(
-                    xa,
-                    xb,
+                    x[ea],
+                    x[eb],
                     g1_a[exact],
                     g1_b[exact],
                     g1_b[exact] - g1_a[exact],
                     ba,
                     jr_a[exact],
                     jl_b[exact],
-                    ba / m - jr_a[exact] / n,
-                    jl_b[exact] / n - ba / m,
-                    fixed=b[exact] == end,
+                    ba / me - jr_a[exact] / n,
+                    jl_b[exact] / n - ba / me,
+                    fixed=is_end[eb],
+                    m=me,
                 )
-                l1 += float(np.sum(parts))
+                l1 += np.bincount(c[exact], weights=parts, minlength=count)
             split |= crossing & ~single
         picked = np.flatnonzero(split)
         if picked.size == 0 or not strides:
             break
         sub = strides.pop(0)
         pa, pb = a[picked], b[picked]
-        count = (pb - pa + sub - 1) // sub  # sub-stretches of each picked stretch
-        offset = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
-        na = np.repeat(pa, count) + offset * sub
-        nb = np.minimum(na + sub, np.repeat(pb, count))
+        parts_n = (pb - pa + sub - 1) // sub  # sub-stretches of each picked stretch
+        offset = np.arange(int(parts_n.sum())) - np.repeat(np.cumsum(parts_n) - parts_n, parts_n)
+        na = np.repeat(pa, parts_n) + offset * sub
+        nb = np.minimum(na + sub, np.repeat(pb, parts_n))
         new = offset > 0  # their starts, but the first of each, are new points
         q = na[new]
         qr, ql = locate(q)
         if q.size:
-            d_plus = max(d_plus, float(np.max(below[q] / m - qr / n)))
-            d_minus = max(d_minus, float(np.max(ql / n - below[q - 1] / m)))
+            cq = chunk_of(q)
+            mq = m_of[cq]
+            _group_max(d_plus, cq, below[q] / mq - qr / n)
+            _group_max(d_minus, cq, ql / n - below[q - 1] / mq)
         qg = fr.g1(x[q], qr) if want_l1 else qr
         ends = ~np.append(new[1:], False)  # the last sub-stretch of each ends where it did
-        jr_a = np.repeat(jr_a[picked], count)
+        jr_a = np.repeat(jr_a[picked], parts_n)
         jr_a[new] = qr
-        jl_b = np.repeat(jl_b[picked], count)
+        jl_b = np.repeat(jl_b[picked], parts_n)
         jl_b[~ends] = ql
-        g1_a = np.repeat(g1_a[picked], count)
+        g1_a = np.repeat(g1_a[picked], parts_n)
         g1_a[new] = qg
-        g1_b = np.repeat(g1_b[picked], count)
+        g1_b = np.repeat(g1_b[picked], parts_n)
         g1_b[~ends] = qg
         a, b = na, nb
-    return d_plus, d_minus, l1
+    return [(float(d_plus[i]), float(d_minus[i]), float(l1[i])) for i in range(count)]
+
+
+def compare_chunks(ref: ContinuousSample, chunks: list[Any], need: str | None = None) -> None:
+    """Compute the registered ECDF figures of many chunks with ``ref`` at once (cached).
+
+    Every later comparison of one of them (:func:`ecdf_gaps`, the methods'
+    ``compute``) reads the cache. They go in groups of about
+    :data:`_BATCH_POINTS` values. Chunks that need every point located (the
+    energy distance, small chunks), reference chunks (their ranks are known:
+    locating every point costs nothing, and the full pass is as fast) and
+    chunks cached already are left to those.
+    """
+    needs = {*ref.cache.get("ecdf_needs", ()), *([need] if need else [])}
+    if not needs or "l2" in needs or ref.n == 0:
+        return
+    key = ("ecdf", id(ref))
+    todo = [
+        c
+        for c in chunks
+        if isinstance(c, ContinuousSample)
+        and c.n >= _SAMPLED_MIN
+        and key not in c.cache
+        and ("ranks", id(ref)) not in c.cache
+    ]
+    want_l1 = "l1" in needs
+    while todo:
+        group: list[ContinuousSample] = []
+        points = 0
+        while todo and (not group or points + todo[0].n <= _BATCH_POINTS):
+            points += todo[0].n
+            group.append(todo.pop(0))
+        for chunk, (d_plus, d_minus, l1) in zip(
+            group, _compare_many(ref, group, want_l1), strict=True
+        ):
+            out = {"d_plus": max(d_plus, 0.0), "d_minus": max(d_minus, 0.0)}
+            if want_l1:
+                out["l1"] = l1
+            chunk.cache[key] = out
 
 
 def _last_interval(size: int) -> np.ndarray:
@@ -462,7 +539,7 @@ def _summary(ref: ContinuousSample, chunk: ContinuousSample, need: str) -> dict[
     ``l1 = int |F_ref - F_chunk|``, ``l2 = sqrt(int (F_ref - F_chunk)**2)``; the
     integrals are exact, from the prefix integrals of the reference CDF.
     Without ``l2``, a chunk that is not part of the reference locates only a
-    sample of its points in the reference (:func:`_sampled_block`).
+    sample of its points in the reference (:func:`_compare_many`).
     """
     key = ("ecdf", id(ref))
     cached: dict[str, float] | None = chunk.cache.get(key)
@@ -471,22 +548,17 @@ def _summary(ref: ContinuousSample, chunk: ContinuousSample, need: str) -> dict[
     needs = {need, *ref.cache.get("ecdf_needs", ())}
     want_l1, want_l2 = "l1" in needs, "l2" in needs
     n, m = ref.n, chunk.n
+    if not want_l2 and m >= _SAMPLED_MIN:
+        compare_chunks(ref, [chunk], need)
+        done: dict[str, float] | None = chunk.cache.get(key)
+        if done is not None and _KEYS[need] in done:
+            return done
     offsets = ref.cdf_offsets if want_l1 or want_l2 else np.empty(0)
     fr = _Frame(ref, m, offsets)
-    sampled = not want_l2 and m >= _SAMPLED_MIN
     d_plus = d_minus = 0.0
     l1 = l2 = 0.0
     first = True
-    for x, j_right, j_left, below, last, locate in _points(ref, chunk, not sampled):
-        if locate is not None:
-            d_plus, d_minus, part_l1 = _sampled_block(
-                fr, locate, x, below, first, last, want_l1, d_plus, d_minus
-            )
-            l1 += part_l1
-            first = False
-            continue
-        if j_right is None or j_left is None:
-            raise AssertionError("unreachable: every point located")
+    for x, j_right, j_left, below, last in _points(ref, chunk):
         level = j_right / n  # F_ref at each point
         f_chunk = below / m
         plus = np.subtract(f_chunk, level)  # F_chunk - F_ref at each point
@@ -622,6 +694,11 @@ class _EcdfMethod(DriftMethod):
     def _fit(self, reference: Any) -> None:
         if isinstance(reference, ContinuousSample):
             register_need(reference, self.ecdf_need)
+
+    def prepare(self, samples: list[Any]) -> None:
+        # the ECDF methods of a column share one comparison per chunk: the first one makes it
+        if isinstance(self.reference, ContinuousSample) and self.reference.n:
+            compare_chunks(self.reference, samples)
 
     def _compute(self, sample: ContinuousSample) -> Outcome:
         value = self._statistic(sample)
