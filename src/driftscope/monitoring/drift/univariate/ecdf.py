@@ -140,9 +140,12 @@ def _locate(
 def _from_ranks(
     ties: tuple[np.ndarray, np.ndarray] | None, rk: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Reference counts ``<= x`` and ``< x`` of reference values ``x`` of sorted ranks ``rk``."""
+    """Reference counts ``<= x`` and ``< x`` of reference values ``x`` of sorted ranks ``rk``.
+
+    Without ties the second is ``rk`` itself: the callers only read it.
+    """
     if ties is None:
-        return rk + 1, rk.copy()
+        return rk + 1, rk
     return ties[1][rk], ties[0][rk]
 
 
