@@ -1,8 +1,10 @@
-"""The blocked ECDF comparison and the packed argsort, against SciPy and NumPy.
+"""The blocked ECDF comparison (NumPy path) and the packed argsort, against SciPy and NumPy.
 
 Chunks here span several blocks of the comparison (``ecdf._POINT_BLOCK``
 values each), with and without ties, and the methods of a column share one
-comparison of each chunk, as they do in the calculator.
+comparison of each chunk, as they do in the calculator. The compiled loops
+are off in this module (they have test_ecdf_kernels.py): this is the path
+that runs where Numba does not import.
 """
 
 from __future__ import annotations
@@ -16,10 +18,24 @@ from hypothesis.extra import numpy as hnp
 from scipy import stats
 
 from driftscope.monitoring import UnivariateDriftCalculator
-from driftscope.monitoring.drift.univariate import ContinuousSample, ecdf, make_method, samples
+from driftscope.monitoring.drift.univariate import (
+    ContinuousSample,
+    ecdf,
+    jit,
+    make_method,
+    samples,
+)
 from driftscope.monitoring.drift.univariate.samples import argsort_floats
 
 RNG = np.random.default_rng(7)
+
+
+@pytest.fixture(autouse=True)
+def _numpy_path():
+    with jit.disabled():
+        yield
+
+
 BLOCKS = 3 * ecdf._POINT_BLOCK + 17  # a chunk of more than three blocks
 
 

@@ -23,6 +23,14 @@ so many short NumPy calls that threads over columns contend for the GIL:
 8192 values per block scaled 1.1x on two threads, 65536 1.8x), then caches
 them.
 
+Where Numba imports (a dependency; ``DRIFTSCOPE_JIT=0`` turns it off), the
+comparisons without the energy distance run as compiled loops instead
+(:mod:`._kernels`, chosen by :func:`.jit.kernels`): the chunks of the
+reference in one walk over it, other chunks by the same sampling, located by
+galloping searches, without the GIL. Their KS gaps are the exact maxima
+(counts compared as integers, divided once), equal to SciPy's to an ulp; the
+NumPy path below takes SciPy's maximum of rounded differences.
+
 - ``ks``: statistic and p-value exactly as ``scipy.stats.ks_2samp`` (mode
   ``auto``: exact when both samples have at most 10,000 values, Smirnov's
   asymptotic formula otherwise).
@@ -43,6 +51,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from scipy import special, stats
 
+from driftscope.monitoring.drift.univariate import jit
 from driftscope.monitoring.drift.univariate.base import NAN, DriftMethod, MethodConfig, Outcome
 from driftscope.monitoring.drift.univariate.samples import ContinuousSample
 from driftscope.monitoring.drift.univariate.sketch import (
@@ -504,6 +513,15 @@ def compare_chunks(ref: ContinuousSample, chunks: list[Any], need: str | None = 
     needs = {*ref.cache.get("ecdf_needs", ()), *([need] if need else [])}
     if not needs or "l2" in needs or ref.n == 0:
         return
+    if jit.kernels() is not None:  # compiled: one chunk at a time, without the GIL
+        beyond = []  # sizes the compiled loops do not take (n m >= _KERNEL_MAX)
+        for chunk in chunks:
+            if isinstance(chunk, ContinuousSample) and chunk.n:
+                if ref.n * chunk.n < _KERNEL_MAX:
+                    _summary(ref, chunk, next(iter(needs)))
+                else:
+                    beyond.append(chunk)
+        chunks = beyond
     key = ("ecdf", id(ref))
     todo = [
         c
@@ -551,6 +569,9 @@ def _summary(ref: ContinuousSample, chunk: ContinuousSample, need: str) -> dict[
     needs = {need, *ref.cache.get("ecdf_needs", ())}
     want_l1, want_l2 = "l1" in needs, "l2" in needs
     n, m = ref.n, chunk.n
+    kernels = jit.kernels()
+    if kernels is not None and not want_l2 and n and m and n * m < _KERNEL_MAX:
+        return _compiled(kernels, ref, chunk, want_l1)
     if not want_l2 and m >= _SAMPLED_MIN:
         compare_chunks(ref, [chunk], need)
         done: dict[str, float] | None = chunk.cache.get(key)
@@ -611,6 +632,58 @@ def _summary(ref: ContinuousSample, chunk: ContinuousSample, need: str) -> dict[
     if want_l2:
         out["l2"] = float(np.sqrt(max(l2, 0.0)))
     chunk.cache[key] = out
+    return out
+
+
+#: the compiled crossing test compares products of counts as 64-bit integers
+_KERNEL_MAX = 2**62
+#: the compiled comparison of a chunk outside the reference locates every 64th point first
+_KERNEL_STRIDE = 64
+_NO_RANKS = np.empty(0, dtype=np.int64)
+_NO_OFFSETS = np.zeros(1)
+
+
+def _compiled(
+    kernels: Any, ref: ContinuousSample, chunk: ContinuousSample, want_l1: bool
+) -> dict[str, float]:
+    """:func:`_summary` by the compiled loops (:mod:`._kernels`): gaps and, with ``want_l1``, L1.
+
+    The chunks of a split reference (``ref.cache["split"]``) are compared
+    together, in one pass over the reference; a chunk of the reference
+    otherwise reads its ranks; any other chunk locates a sample of its points.
+    """
+    key = ("ecdf", id(ref))
+    split = ref.cache.get("split")
+    if split is not None and any(part is chunk for part in split[1]):
+        labels, parts = split
+        sizes = np.array([part.n for part in parts], dtype=np.int64)
+        d_plus, d_minus, l1, _ = kernels.reference_chunks(ref.sorted, labels, sizes, want_l1)
+        for i, part in enumerate(parts):
+            part.cache.pop(("ranks", id(ref)), None)  # only the NumPy path reads them
+            if part.n:
+                part.cache[key] = _figures(d_plus[i], d_minus[i], l1[i], want_l1)
+        del ref.cache["split"]
+        done: dict[str, float] = chunk.cache[key]
+        return done
+    offsets = ref.cdf_offsets if want_l1 else _NO_OFFSETS
+    ranks = chunk.cache.get(("ranks", id(ref)))
+    if ranks is not None:
+        d_plus, d_minus, l1 = kernels.compare(ref.sorted, offsets, chunk.sorted, ranks, want_l1)
+    elif chunk.n >= _SAMPLED_MIN:
+        d_plus, d_minus, l1 = kernels.compare_sampled(
+            ref.sorted, offsets, chunk.sorted, _KERNEL_STRIDE, want_l1
+        )
+    else:
+        d_plus, d_minus, l1 = kernels.compare(ref.sorted, offsets, chunk.sorted, _NO_RANKS, want_l1)
+    out = _figures(d_plus, d_minus, l1, want_l1)
+    chunk.cache[key] = out
+    return out
+
+
+def _figures(d_plus: float, d_minus: float, l1: float, want_l1: bool) -> dict[str, float]:
+    out = {"d_plus": max(float(d_plus), 0.0), "d_minus": max(float(d_minus), 0.0)}
+    if want_l1:
+        out["l1"] = float(l1)
     return out
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from driftscope.monitoring.drift.univariate import jit
+
 __all__ = ["CategoricalSample", "ContinuousSample", "argsort_floats", "sorted_quantiles"]
 
 _BLOCK = 1 << 15  # elements per block of the blocked prefix sums (256 kB of float64)
@@ -175,14 +177,28 @@ class ContinuousSample:
         self.__dict__["sorted"] = ordered
         sorted_labels = np.take(labels, order)
         del order
+        if sizes is None:
+            sizes = np.bincount(sorted_labels + 1, minlength=count + 1)[1:]
+        parts = []
+        kernels = jit.kernels()
+        if kernels is not None:  # one pass, no sort
+            all_ranks, all_values = kernels.split_sorted(
+                ordered, sorted_labels, sizes.astype(np.int64)
+            )
+            bounds = np.concatenate(([0], np.cumsum(sizes)))
+            for i in range(count):
+                part = ContinuousSample(all_values[bounds[i] : bounds[i + 1]], 0, owned=True)
+                part.__dict__["sorted"] = part.values
+                part.cache[("ranks", id(self))] = all_ranks[bounds[i] : bounds[i + 1]]
+                parts.append(part)
+            # every part compared with this sample in one pass over it (see ecdf._summary)
+            self.cache["split"] = (sorted_labels, parts)
+            return parts
         # a stable sort of small integers: the ranks of each label, in increasing order
         grouped = np.argsort(sorted_labels, kind="stable")
-        if sizes is None:
-            tally = np.bincount(sorted_labels + 1, minlength=count + 1)
-        else:  # label -1 first, as in the stable sort
-            tally = np.concatenate(([labels.size - int(sizes.sum())], sizes))
+        # label -1 first, as in the stable sort
+        tally = np.concatenate(([labels.size - int(sizes.sum())], sizes))
         bounds = np.cumsum(tally)
-        parts = []
         for i in range(count):
             ranks = grouped[bounds[i] : bounds[i + 1]]
             values = np.take(ordered, ranks)
@@ -201,6 +217,7 @@ class ContinuousSample:
         for name in ("cdf_offsets", "cdf_integral_1", "cdf_integral_2"):
             self.__dict__.pop(name, None)
         self.cache.pop("ties", None)
+        self.cache.pop("split", None)
 
     @cached_property
     def mean(self) -> float:
@@ -249,6 +266,10 @@ class ContinuousSample:
         """
         r = self.sorted
         n = r.size
+        kernels = jit.kernels()
+        if kernels is not None and n:
+            offsets: np.ndarray = kernels.cdf_offsets(r)
+            return offsets
         e = np.empty(n + 1)
         e[0] = 0.0
         if n == 0:

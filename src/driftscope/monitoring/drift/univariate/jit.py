@@ -1,0 +1,56 @@
+"""Whether the compiled ECDF loops run (:mod:`._kernels`, Numba), or the NumPy path.
+
+They run when Numba imports, unless the environment sets ``DRIFTSCOPE_JIT=0``
+(or ``false`` / ``no`` / ``off``). Both paths give the same figures (the KS
+gaps bit for bit, distances up to summation order); the compiled one is
+several times faster and runs without the GIL. :func:`disabled` switches
+them off for a block (tests compare the two paths with it).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import ModuleType
+
+__all__ = ["disabled", "kernels"]
+
+_lock = threading.Lock()
+_loaded: list[ModuleType | None] = []  # [] until first asked; then [module] or [None]
+_off = 0  # nesting depth of disabled()
+
+
+def kernels() -> ModuleType | None:
+    """The compiled kernels module, or ``None`` where they are off or Numba does not import."""
+    if _off:
+        return None
+    if not _loaded:
+        with _lock:
+            if not _loaded:
+                _loaded.append(_load())
+    return _loaded[0]
+
+
+def _load() -> ModuleType | None:
+    if os.environ.get("DRIFTSCOPE_JIT", "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    try:
+        from driftscope.monitoring.drift.univariate import _kernels
+    except ImportError:  # Numba missing or broken for this Python / NumPy: the NumPy path
+        return None
+    return _kernels
+
+
+@contextmanager
+def disabled() -> Iterator[None]:
+    """Run the NumPy path inside the block (for every thread: meant for tests)."""
+    global _off
+    with _lock:
+        _off += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _off -= 1
