@@ -206,3 +206,32 @@ def test_sizes_beyond_the_integer_range_take_the_numpy_path(monkeypatch):
     got = method.compute(sample)[0]
     assert not called
     assert got == pytest.approx(stats.wasserstein_distance(ref, chunk), rel=1e-9)
+
+
+@pytest.mark.parametrize("methods", [["ks", "wasserstein"], ["ks", "wasserstein", "energy"]])
+@pytest.mark.parametrize("ties", [False, True])
+def test_reference_chunks_equal_scipy_against_the_rest(ties, methods):
+    # the calculator's reference rows: by the one walk, or with the energy distance by the
+    # NumPy path (it needs every point), which then still has the chunks' ranks
+    size = 20_000
+    ref = RNG.normal(size=3 * size)
+    if ties:
+        ref = np.round(ref, 2)
+    calc = UnivariateDriftCalculator(
+        ["x"],
+        column_kinds={"x": "continuous"},
+        continuous_methods=methods,
+        chunker={"type": "count", "chunk_number": 3},
+        n_jobs=1,
+    ).fit(pd.DataFrame({"x": ref}))
+    rows = pd.DataFrame(calc.reference_rows_)
+    assert len(rows) == 3 * len(methods)
+    for row in rows.itertuples():
+        cut = np.s_[row.chunk_index * size : (row.chunk_index + 1) * size]
+        part, rest = ref[cut], np.delete(ref, cut)
+        if row.method == "ks":
+            assert row.value == pytest.approx(stats.ks_2samp(part, rest).statistic, rel=1e-12)
+        elif row.method == "wasserstein":
+            assert row.value == pytest.approx(stats.wasserstein_distance(part, rest), rel=1e-9)
+        else:
+            assert row.value == pytest.approx(stats.energy_distance(part, rest), rel=1e-7)
