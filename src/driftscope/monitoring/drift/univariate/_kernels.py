@@ -27,14 +27,18 @@ __all__ = ["cdf_offsets", "compare", "compare_sampled", "reference_chunks", "spl
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _lower(r: np.ndarray, lo: int, x: float) -> int:  # pragma: no cover - compiled
-    """First index ``>= lo`` with ``r[index] >= x`` (galloping forward from ``lo``)."""
+def _gallop(r: np.ndarray, lo: int, x: float, right: bool) -> int:  # pragma: no cover - compiled
+    """First index ``>= lo`` with ``r[index] > x`` (``right``) or ``>= x``, galloping from ``lo``.
+
+    The points searched increase, so each search starts where the last one
+    ended: steps of 1, 2, 4, ... then a binary search in the last step.
+    """
     n = r.size
-    if lo >= n or r[lo] >= x:
+    if lo >= n or not _before(r[lo], x, right):
         return lo
-    prev, step = lo, 1  # r[prev] < x
+    prev, step = lo, 1  # r[prev] is before x
     hi = lo + 1
-    while hi < n and r[hi] < x:
+    while hi < n and _before(r[hi], x, right):
         prev = hi
         step <<= 1
         hi = prev + step
@@ -43,7 +47,7 @@ def _lower(r: np.ndarray, lo: int, x: float) -> int:  # pragma: no cover - compi
     lo = prev + 1
     while lo < hi:
         mid = (lo + hi) >> 1
-        if r[mid] < x:
+        if _before(r[mid], x, right):
             lo = mid + 1
         else:
             hi = mid
@@ -51,27 +55,18 @@ def _lower(r: np.ndarray, lo: int, x: float) -> int:  # pragma: no cover - compi
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _upper(r: np.ndarray, lo: int, x: float) -> int:  # pragma: no cover - compiled
-    """First index ``>= lo`` with ``r[index] > x`` (galloping forward from ``lo``)."""
-    n = r.size
-    if lo >= n or r[lo] > x:
-        return lo
-    prev, step = lo, 1  # r[prev] <= x
-    hi = lo + 1
-    while hi < n and r[hi] <= x:
-        prev = hi
-        step <<= 1
-        hi = prev + step
-    if hi > n:
-        hi = n
-    lo = prev + 1
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if r[mid] <= x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+def _before(value: float, x: float, right: bool) -> bool:  # pragma: no cover - compiled
+    return value <= x if right else value < x
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _span(r: np.ndarray, lo: int, x: float) -> tuple[int, int]:  # pragma: no cover - compiled
+    """Reference counts ``< x`` and ``<= x``, searching from ``lo`` (``r[:lo] < x``)."""
+    jl = _gallop(r, lo, x, False)
+    jr = jl
+    if jr < r.size and r[jr] == x:
+        jr = _gallop(r, jr + 1, x, True)
+    return jl, jr
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -110,20 +105,18 @@ def cdf_offsets(r: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def compare(
-    r: np.ndarray, e: np.ndarray, v: np.ndarray, ranks: np.ndarray, want_l1: bool
+    r: np.ndarray, e: np.ndarray, v: np.ndarray, want_l1: bool
 ) -> tuple[float, float, float]:  # pragma: no cover - compiled
     """``(d_plus, d_minus, l1)`` of sorted chunk values ``v`` against sorted reference ``r``.
 
-    ``e``: the reference's CDF offsets (read only with ``want_l1``);
-    ``ranks``: the positions in ``r`` of the values ``v`` when the chunk is
-    part of the reference (then nothing is searched but ties), else empty.
-    Needs ``r.size * v.size < 2**62`` (the crossing test compares products
-    of counts as integers) and both non-empty.
+    Every distinct chunk value is located. ``e``: the reference's CDF offsets
+    (read only with ``want_l1``). Needs ``r.size * v.size < 2**62`` (the
+    crossing test compares products of counts as integers) and both
+    non-empty.
     """
     n, m = r.size, v.size
     r0 = r[0]
     inv_n = 1.0 / n
-    has_ranks = ranks.size > 0
     best_plus, best_minus = 0, 0  # the gaps as integers (see _gap)
     l1 = 0.0
     j = 0  # every r[:j] is <= the previous point
@@ -135,19 +128,7 @@ def compare(
         while stop < m and v[stop] == x:
             stop += 1
         below = stop  # chunk values <= x
-        if has_ranks:  # r[rank] == x
-            rank = ranks[stop - 1]
-            jl = rank
-            if rank > 0 and r[rank - 1] == x:
-                jl = _lower(r, j, x)
-            jr = rank + 1
-            if jr < n and r[jr] == x:
-                jr = _upper(r, jr, x)
-        else:
-            jl = _lower(r, j, x)
-            jr = jl
-            if jr < n and r[jr] == x:
-                jr = _upper(r, jr, x)
+        jl, jr = _span(r, j, x)
         plus = below * n - jr * m  # n m (F_chunk - F_ref) at x
         if plus > best_plus:
             best_plus = plus
@@ -214,7 +195,7 @@ def _crossing(
     bn = below_a * n
     j_in = min((bn + m - 1) // m, n)
     xi = r[j_in - 1]
-    j_c = _upper(r, j_in, xi)  # reference values <= xi
+    j_c = _gallop(r, j_in, xi, True)  # reference values <= xi
     g1_c = e[j_c] + (xi - r0) * (j_c * (1.0 / n))
     h_c = g1_c - k * xi
     h_a = g1a - k * xa
@@ -471,10 +452,7 @@ def compare_sampled(
         i = min(k * stride, u - 1)
         idx[k] = i
         x = ux[i]
-        jl = _lower(r, j, x)
-        jr = jl
-        if jr < n and r[jr] == x:
-            jr = _upper(r, jr, x)
+        jl, jr = _span(r, j, x)
         jr_at[k], jl_at[k] = jr, jl
         if want_l1:
             g1_at[k] = (x - r0) * (jr * inv_n) + e[jr]
@@ -513,10 +491,7 @@ def compare_sampled(
                 t_jr, t_jl, t_g1 = jr_at[k + 1], jl_b, g1_at[k + 1]
             else:
                 x = ux[sb]
-                t_jl = _lower(r, s_jr, x)
-                t_jr = t_jl
-                if t_jr < n and r[t_jr] == x:
-                    t_jr = _upper(r, t_jr, x)
+                t_jl, t_jr = _span(r, s_jr, x)
                 t_g1 = (x - r0) * (t_jr * inv_n) + e[t_jr] if want_l1 else 0.0
                 below = ub[sb] if ties else sb + 1
                 before = ub[sb - 1] if ties else sb
@@ -541,10 +516,7 @@ def compare_sampled(
                 for i in range(sa + 1, sb):
                     x = ux[i]
                     bi = ub[i] if ties else i + 1
-                    jl = _lower(r, jj, x)
-                    jr = jl
-                    if jr < n and r[jr] == x:
-                        jr = _upper(r, jr, x)
+                    jl, jr = _span(r, jj, x)
                     plus = bi * n - jr * m
                     if plus > best_plus:
                         best_plus = plus

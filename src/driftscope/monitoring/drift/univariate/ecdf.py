@@ -639,7 +639,6 @@ def _summary(ref: ContinuousSample, chunk: ContinuousSample, need: str) -> dict[
 _KERNEL_MAX = 2**62
 #: the compiled comparison of a chunk outside the reference locates every 64th point first
 _KERNEL_STRIDE = 64
-_NO_RANKS = np.empty(0, dtype=np.int64)
 _NO_OFFSETS = np.zeros(1)
 
 
@@ -649,8 +648,8 @@ def _compiled(
     """:func:`_summary` by the compiled loops (:mod:`._kernels`): gaps and, with ``want_l1``, L1.
 
     The chunks of a split reference (``ref.cache["split"]``) are compared
-    together, in one pass over the reference; a chunk of the reference
-    otherwise reads its ranks; any other chunk locates a sample of its points.
+    together, in one pass over the reference; any other chunk locates a
+    sample of its points (every point below :data:`_SAMPLED_MIN`).
     """
     key = ("ecdf", id(ref))
     split = ref.cache.get("split")
@@ -666,15 +665,12 @@ def _compiled(
         done: dict[str, float] = chunk.cache[key]
         return done
     offsets = ref.cdf_offsets if want_l1 else _NO_OFFSETS
-    ranks = chunk.cache.get(("ranks", id(ref)))
-    if ranks is not None:
-        d_plus, d_minus, l1 = kernels.compare(ref.sorted, offsets, chunk.sorted, ranks, want_l1)
-    elif chunk.n >= _SAMPLED_MIN:
+    if chunk.n >= _SAMPLED_MIN:
         d_plus, d_minus, l1 = kernels.compare_sampled(
             ref.sorted, offsets, chunk.sorted, _KERNEL_STRIDE, want_l1
         )
     else:
-        d_plus, d_minus, l1 = kernels.compare(ref.sorted, offsets, chunk.sorted, _NO_RANKS, want_l1)
+        d_plus, d_minus, l1 = kernels.compare(ref.sorted, offsets, chunk.sorted, want_l1)
     out = _figures(d_plus, d_minus, l1, want_l1)
     chunk.cache[key] = out
     return out
