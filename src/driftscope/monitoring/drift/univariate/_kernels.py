@@ -1,17 +1,24 @@
 """Compiled loops of the ECDF comparison (Numba), used when Numba imports.
 
-One pass over a sorted chunk against the sorted reference gives the KS gaps
-and the Wasserstein integral of a chunk: each distinct chunk value is
-located by a galloping search forward from the previous one (the values
-increase, so the search starts where the last one ended and touches the
-reference in order), and each interval between two of them adds its
-``int |F_ref - F_chunk|`` from the prefix integrals of the reference CDF.
-NumPy needs one pass per operation and temporaries for every step; here a
-chunk takes one loop, without the GIL (threads over columns run in
-parallel). The arithmetic is that of the NumPy path in
-:mod:`~driftscope.monitoring.drift.univariate.ecdf` operation for operation:
-the KS gaps are bit-identical to it, the distance equal up to summation
-order.
+What they compute is what :mod:`~driftscope.monitoring.drift.univariate.ecdf`
+computes on its NumPy path (KS gaps, and the Wasserstein integral
+``int |F_ref - F_chunk|`` from the prefix integrals of the reference CDF),
+in one loop per chunk instead of one NumPy pass per operation with its
+temporaries, and without the GIL (threads over columns run in parallel):
+
+- :func:`reference_chunks`: every chunk of the reference in one walk over
+  the sorted reference (the chunks are subsets of it);
+- :func:`compare_sampled`: a chunk outside the reference, locating a sample
+  of its points (galloping searches forward from the previous point, so the
+  reference is touched in order) and only what the bounds leave undecided;
+- :func:`compare`: the same, every point located (small chunks);
+- :func:`cdf_offsets`, :func:`split_sorted`: the offsets of the CDF's
+  integral, and the reference's values cut by chunk.
+
+KS gaps are compared as integers (``n m`` times the gap) and divided once
+(:func:`_gap`): the exact maximum, correctly rounded, which SciPy's maximum of
+rounded differences matches to an ulp. Distances equal the NumPy path's up to
+summation order (levels are ``j * (1 / n)`` here, ``j / n`` there).
 
 Compiled on first use and cached on disk (``cache=True``: later processes
 load the machine code). ``DRIFTSCOPE_JIT=0`` turns these loops off (the
