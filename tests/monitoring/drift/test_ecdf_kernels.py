@@ -27,6 +27,15 @@ def test_the_compiled_path_runs_here_and_can_be_turned_off(monkeypatch):
     assert jit._load() is None
     monkeypatch.setenv("DRIFTSCOPE_JIT", "1")
     assert jit._load() is K
+
+
+def test_a_numba_that_cannot_compile_leaves_the_numpy_path(monkeypatch, caplog):
+    def broken(values):
+        raise RuntimeError("cannot cache function 'cdf_offsets': no locator available")
+
+    monkeypatch.setattr(K, "cdf_offsets", broken)
+    assert jit._load() is None
+    assert "using NumPy" in caplog.text and "no locator available" in caplog.text
     with jit.disabled():
         assert jit.kernels() is None
         with jit.disabled():

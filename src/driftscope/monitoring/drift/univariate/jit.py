@@ -9,13 +9,18 @@ them off for a block (tests compare the two paths with it).
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
 
+import numpy as np
+
 __all__ = ["disabled", "kernels"]
+
+log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _loaded: list[ModuleType | None] = []  # [] until first asked; then [module] or [None]
@@ -38,7 +43,14 @@ def _load() -> ModuleType | None:
         return None
     try:
         from driftscope.monitoring.drift.univariate import _kernels
-    except ImportError:  # Numba missing or broken for this Python / NumPy: the NumPy path
+
+        # one call: compiles or loads from the cache, and fails here, not in a calculation,
+        # where Numba cannot work (e.g. no writable cache directory: set NUMBA_CACHE_DIR)
+        _kernels.cdf_offsets(np.zeros(2))
+    except Exception as exc:  # Numba missing, or broken for this Python / NumPy
+        log.warning(
+            "compiled ECDF loops unavailable (%s: %s); using NumPy", type(exc).__name__, exc
+        )
         return None
     return _kernels
 
