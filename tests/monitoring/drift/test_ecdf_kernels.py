@@ -89,7 +89,7 @@ def test_sampled_and_full_comparisons_equal_scipy(ref, chunk, stride, ties):
         r, c = r + rng.uniform(0, 0.1, r.size), c + rng.uniform(0, 0.1, c.size)
     r, c = np.sort(r), np.sort(c)
     offsets = K.cdf_offsets(r)
-    full = K.compare(r, offsets, c, True)
+    full = K.compare_sampled(r, offsets, c, 1, True)  # every point located
     sampled = K.compare_sampled(r, offsets, c, stride, True)
     assert sampled[:2] == full[:2]  # the gaps bit for bit: the same exact maxima
     assert sampled[2] == pytest.approx(full[2], rel=1e-12, abs=1e-15)
@@ -143,7 +143,7 @@ def test_reference_chunks_in_one_pass_equal_each_chunk_alone(ties):
             assert ranks.size == 0 and d_plus[c] == d_minus[c] == l1[c] == 0.0
             continue
         part = r[ranks]
-        alone = K.compare(r, offsets, part, True)
+        alone = K.compare_sampled(r, offsets, part, 1, True)
         assert (d_plus[c], d_minus[c]) == alone[:2]
         assert l1[c] == pytest.approx(alone[2], rel=1e-12)
         assert K.compare_sampled(r, offsets, part, 64, True)[:2] == alone[:2]

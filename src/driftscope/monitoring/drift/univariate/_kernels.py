@@ -11,7 +11,7 @@ temporaries, and without the GIL (threads over columns run in parallel):
 - :func:`compare_sampled`: a chunk outside the reference, locating a sample
   of its points (galloping searches forward from the previous point, so the
   reference is touched in order) and only what the bounds leave undecided;
-- :func:`compare`: the same, every point located (small chunks);
+  with ``stride=1`` every point (small chunks);
 - :func:`cdf_offsets`, :func:`split_sorted`: the offsets of the CDF's
   integral, and the reference's values cut by chunk.
 
@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["cdf_offsets", "compare", "compare_sampled", "reference_chunks", "split_sorted"]
+__all__ = ["cdf_offsets", "compare_sampled", "reference_chunks", "split_sorted"]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -108,60 +108,6 @@ def cdf_offsets(r: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
         c1 += gap
         e[i + 1] = c1 - (r[i] - r0) * ((i + 1) * inv_n)
     return e
-
-
-@njit(cache=True, nogil=True)
-def compare(
-    r: np.ndarray, e: np.ndarray, v: np.ndarray, want_l1: bool
-) -> tuple[float, float, float]:  # pragma: no cover - compiled
-    """``(d_plus, d_minus, l1)`` of sorted chunk values ``v`` against sorted reference ``r``.
-
-    Every distinct chunk value is located. ``e``: the reference's CDF offsets
-    (read only with ``want_l1``). Needs ``r.size * v.size < 2**62`` (the
-    crossing test compares products of counts as integers) and both
-    non-empty.
-    """
-    n, m = r.size, v.size
-    r0 = r[0]
-    inv_n = 1.0 / n
-    best_plus, best_minus = 0, 0  # the gaps as integers (see _gap)
-    l1 = 0.0
-    j = 0  # every r[:j] is <= the previous point
-    a_x, a_below, a_jr, a_g1 = 0.0, 0, 0, 0.0  # the previous point
-    i = 0
-    while i < m:
-        x = v[i]
-        stop = i + 1
-        while stop < m and v[stop] == x:
-            stop += 1
-        below = stop  # chunk values <= x
-        jl, jr = _span(r, j, x)
-        plus = below * n - jr * m  # n m (F_chunk - F_ref) at x
-        if plus > best_plus:
-            best_plus = plus
-        # F_ref - F_chunk peaks just before a point (before the first one F_chunk = 0)
-        minus = jl * m - a_below * n
-        if minus > best_minus:
-            best_minus = minus
-        if want_l1:
-            g1 = (x - r0) * (jr * inv_n) + e[jr]  # int F_ref from the minimum up to x
-            if i == 0:
-                l1 += g1  # F_chunk = 0 before the first chunk value
-            else:
-                part = _plain(n, m, a_x, a_below, a_jr, a_g1, x, jl, g1)
-                if part < 0.0:
-                    part = _crossing(r, e, n, m, r0, a_below, a_x, a_g1, x, g1)
-                l1 += part
-            a_g1 = g1
-        a_x, a_below, a_jr = x, below, jr
-        j = jr
-        i = stop
-    if want_l1:  # up to max(reference max, chunk max), where both CDFs are 1
-        end_x = max(r[n - 1], a_x)
-        g1_end = (end_x - r0) * (n * inv_n) + e[n]
-        k = a_below / m
-        l1 += abs((g1_end - a_g1) - k * (end_x - a_x))
-    return _gap(best_plus, n, m), _gap(best_minus, n, m), l1
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -395,11 +341,28 @@ def _decide(
     return 2
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _chunk_area(
+    ux: np.ndarray, ub: np.ndarray, ties: bool, end_x: float, a: int, b: int
+) -> float:  # pragma: no cover - compiled
+    """``m int F_chunk`` from the distinct value ``a`` to ``b`` (``b = u``: to ``end_x``)."""
+    u = ux.size
+    area = 0.0
+    for i in range(a, b):
+        xn = ux[i + 1] if i + 1 < u else end_x
+        area += (xn - ux[i]) * (ub[i] if ties else i + 1)
+    return area
+
+
 @njit(cache=True, nogil=True)
 def compare_sampled(
     r: np.ndarray, e: np.ndarray, v: np.ndarray, stride: int, want_l1: bool
 ) -> tuple[float, float, float]:  # pragma: no cover - compiled
-    """:func:`compare` of a chunk that is not part of the reference, locating few of its points.
+    """``(d_plus, d_minus, l1)`` of sorted chunk values ``v`` against sorted reference ``r``.
+
+    ``e``: the reference's CDF offsets (read only with ``want_l1``). Needs
+    ``r.size * v.size < 2**62`` (products of counts are compared as
+    integers) and both non-empty.
 
     Every ``stride``-th distinct chunk value is located first (and the end
     point). Between two located points both CDFs are monotone, which bounds
@@ -408,8 +371,8 @@ def compare_sampled(
     the Wasserstein integral over it is the difference of two integrals known
     at its ends, less the chunk's own (a sum over its values, no search).
     The other stretches are looked at every 8th point, the same way, and only
-    what is still undecided is located point by point. Same results as
-    :func:`compare` (the gaps compared exactly, as integers).
+    what is still undecided is located point by point. Any stride gives
+    the result of locating every point (``stride=1``; the gaps bit for bit).
     """
     n, m = r.size, v.size
     r0 = r[0]
@@ -484,11 +447,8 @@ def compare_sampled(
         if act == 0:
             continue
         if act == 1:
-            total = 0.0  # m int F_chunk over the stretch
-            for i in range(a, b):
-                xn = ux[i + 1] if i + 1 < u else end_x
-                total += (xn - ux[i]) * (ub[i] if ties else i + 1)
-            l1 += abs((g1_at[k + 1] - g1_at[k]) - total * inv_m)
+            area = _chunk_area(ux, ub, ties, end_x, a, b)
+            l1 += abs((g1_at[k + 1] - g1_at[k]) - area * inv_m)
             continue
         # a closer look: sub-stretches of `sub` points, each decided the same way
         sa, s_jr, s_g1 = a, jr_a, g1_at[k]
@@ -512,11 +472,8 @@ def compare_sampled(
             sbl = ub[sb - 1] if ties else sb
             act = _decide(n, m, sba, sbl, s_jr, t_jl, best_plus, best_minus, want_l1)
             if act == 1:
-                total = 0.0
-                for i in range(sa, sb):
-                    xn = ux[i + 1] if i + 1 < u else end_x
-                    total += (xn - ux[i]) * (ub[i] if ties else i + 1)
-                l1 += abs((t_g1 - s_g1) - total * inv_m)
+                area = _chunk_area(ux, ub, ties, end_x, sa, sb)
+                l1 += abs((t_g1 - s_g1) - area * inv_m)
             elif act == 2:  # every point of the sub-stretch
                 px, pb, pjr, pg1 = ux[sa], sba, s_jr, s_g1
                 jj = s_jr

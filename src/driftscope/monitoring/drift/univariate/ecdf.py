@@ -541,10 +541,7 @@ def compare_chunks(ref: ContinuousSample, chunks: list[Any], need: str | None = 
         for chunk, (d_plus, d_minus, l1) in zip(
             group, _compare_many(ref, group, want_l1), strict=True
         ):
-            out = {"d_plus": max(d_plus, 0.0), "d_minus": max(d_minus, 0.0)}
-            if want_l1:
-                out["l1"] = l1
-            chunk.cache[key] = out
+            chunk.cache[key] = _figures(d_plus, d_minus, l1, want_l1)
 
 
 def _last_interval(size: int) -> np.ndarray:
@@ -665,12 +662,10 @@ def _compiled(
         done: dict[str, float] = chunk.cache[key]
         return done
     offsets = ref.cdf_offsets if want_l1 else _NO_OFFSETS
-    if chunk.n >= _SAMPLED_MIN:
-        d_plus, d_minus, l1 = kernels.compare_sampled(
-            ref.sorted, offsets, chunk.sorted, _KERNEL_STRIDE, want_l1
-        )
-    else:
-        d_plus, d_minus, l1 = kernels.compare(ref.sorted, offsets, chunk.sorted, want_l1)
+    stride = _KERNEL_STRIDE if chunk.n >= _SAMPLED_MIN else 1  # small chunks: every point
+    d_plus, d_minus, l1 = kernels.compare_sampled(
+        ref.sorted, offsets, chunk.sorted, stride, want_l1
+    )
     out = _figures(d_plus, d_minus, l1, want_l1)
     chunk.cache[key] = out
     return out
