@@ -238,12 +238,8 @@ def reference_chunks(
                 continue
             m = sizes[c]
             b = below[c]
-            plus = (b + 1) * n - jr * m
-            if plus > best_plus[c]:
-                best_plus[c] = plus
-            minus = p * m - b * n
-            if minus > best_minus[c]:
-                best_minus[c] = minus
+            best_plus[c] = max(best_plus[c], (b + 1) * n - jr * m)
+            best_minus[c] = max(best_minus[c], p * m - b * n)
             if b == 0:
                 l1[c] += g1
             elif want_l1:
@@ -283,12 +279,8 @@ def reference_chunks(
             m = sizes[c]
             now = below[c] + tally[c]
             tally[c] = 0
-            plus = now * n - jr * m
-            if plus > best_plus[c]:
-                best_plus[c] = plus
-            minus = jl * m - below[c] * n
-            if minus > best_minus[c]:
-                best_minus[c] = minus
+            best_plus[c] = max(best_plus[c], now * n - jr * m)
+            best_minus[c] = max(best_minus[c], jl * m - below[c] * n)
             if below[c] == 0:
                 l1[c] += g1
             else:
@@ -428,12 +420,8 @@ def compare_sampled(
             g1_at[k] = (x - r0) * (jr * inv_n) + e[jr]
         below = ub[i] if ties else i + 1
         before = (ub[i - 1] if ties else i) if i > 0 else 0
-        plus = below * n - jr * m
-        if plus > best_plus:
-            best_plus = plus
-        minus = jl * m - before * n
-        if minus > best_minus:
-            best_minus = minus
+        best_plus = max(best_plus, below * n - jr * m)
+        best_minus = max(best_minus, jl * m - before * n)
         j = jr
     if want_l1:
         l1 += g1_at[0]  # F_chunk = 0 before the first chunk value
@@ -462,12 +450,8 @@ def compare_sampled(
                 t_g1 = (x - r0) * (t_jr * inv_n) + e[t_jr] if want_l1 else 0.0
                 below = ub[sb] if ties else sb + 1
                 before = ub[sb - 1] if ties else sb
-                plus = below * n - t_jr * m
-                if plus > best_plus:
-                    best_plus = plus
-                minus = t_jl * m - before * n
-                if minus > best_minus:
-                    best_minus = minus
+                best_plus = max(best_plus, below * n - t_jr * m)
+                best_minus = max(best_minus, t_jl * m - before * n)
             sba = ub[sa] if ties else sa + 1
             sbl = ub[sb - 1] if ties else sb
             act = _decide(n, m, sba, sbl, s_jr, t_jl, best_plus, best_minus, want_l1)
@@ -481,12 +465,8 @@ def compare_sampled(
                     x = ux[i]
                     bi = ub[i] if ties else i + 1
                     jl, jr = _span(r, jj, x)
-                    plus = bi * n - jr * m
-                    if plus > best_plus:
-                        best_plus = plus
-                    minus = jl * m - pb * n
-                    if minus > best_minus:
-                        best_minus = minus
+                    best_plus = max(best_plus, bi * n - jr * m)
+                    best_minus = max(best_minus, jl * m - pb * n)
                     if want_l1:
                         g1 = (x - r0) * (jr * inv_n) + e[jr]
                         part = _plain(n, m, px, pb, pjr, pg1, x, jl, g1)
